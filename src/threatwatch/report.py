@@ -1,0 +1,95 @@
+"""The weekly report: per target, mentions by sentiment, alerts, and the change from the week
+before, as JSON (for scripts), CSV (for spreadsheets) or HTML (for people)."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from datetime import date, datetime, timezone
+from typing import Any
+
+from .store.sql import SQLStore
+
+FORMATS = ("json", "csv", "html")
+
+
+def current_week(today: date | None = None) -> str:
+    y, w, _ = (today or datetime.now(timezone.utc).date()).isocalendar()
+    return f"{y}-W{w:02d}"
+
+
+def weekly(store: SQLStore, week: str, targets: list[str] | None = None) -> dict[str, Any]:
+    """The report's data; one entry per known target, zeros included."""
+    return store.week_summary(week, targets)
+
+
+def to_json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_csv(data: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["week", "target", "mentions", "negative", "neutral", "positive", "alerts",
+                "mentions_prev_week", "mentions_change", "mentions_change_pct", "alerts_prev_week"])
+    for t in data["targets"]:
+        pct = t["change"]["mentions_pct"]
+        w.writerow([data["week"], t["target"], t["mentions"], t["negative"], t["neutral"], t["positive"], t["alerts"],
+                    t["previous"]["mentions"], t["change"]["mentions"], "" if pct is None else pct,
+                    t["previous"]["alerts"]])
+    return buf.getvalue()
+
+
+def _change(t: dict[str, Any]) -> str:
+    pct = t["change"]["mentions_pct"]
+    d = t["change"]["mentions"]
+    if pct is None:
+        return "new" if d else "—"
+    return f"{'+' if d >= 0 else ''}{d} ({'+' if pct >= 0 else ''}{pct}%)"
+
+
+def to_html(data: dict[str, Any]) -> str:
+    """A self-contained page (no external assets, so it opens offline and prints well)."""
+    rows = []
+    for t in data["targets"]:
+        m = t["mentions"] or 1
+        bar = "".join(
+            f'<span class="{k}" style="width:{100.0 * t[k] / m:.1f}%"></span>' for k in ("negative", "neutral", "positive")
+        )
+        rows.append(
+            f"<tr><td>{html.escape(t['target'])}</td><td class=n>{t['mentions']}</td><td class=n>{t['negative']}</td>"
+            f"<td class=n>{t['neutral']}</td><td class=n>{t['positive']}</td><td><div class=bar>{bar if t['mentions'] else ''}</div></td>"
+            f"<td class=n>{t['alerts']}</td><td class=n>{_change(t)}</td></tr>"
+        )
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>threatwatch weekly report {html.escape(data['week'])}</title>
+<style>
+body{{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:2em;color:#222}}
+table{{border-collapse:collapse;width:100%}}th,td{{border-bottom:1px solid #ddd;padding:.4em .6em;text-align:left}}
+td.n{{text-align:right;font-variant-numeric:tabular-nums}}
+.bar{{display:flex;width:12em;height:.9em;background:#f3f3f3}}.bar span{{display:block;height:100%}}
+.negative{{background:#c0392b}}.neutral{{background:#95a5a6}}.positive{{background:#27ae60}}
+.legend span{{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 1em}}
+</style></head><body>
+<h1>Weekly report — {html.escape(data['week'])}</h1>
+<p>On-target mentions of each watched target in ISO week {html.escape(data['week'])} (UTC), by the author's
+sentiment toward the target, alerts raised for human review, and the change from {html.escape(data['previous_week'])}.
+Sentiment is counted only in aggregate; no individual's posts are listed here.</p>
+<p class=legend><span class=negative></span>negative<span class=neutral></span>neutral<span class=positive></span>positive</p>
+<table><thead><tr><th>Target</th><th>Mentions</th><th>Negative</th><th>Neutral</th><th>Positive</th><th>Share</th>
+<th>Alerts</th><th>Change in mentions</th></tr></thead><tbody>
+{''.join(rows)}
+</tbody></table></body></html>
+"""
+
+
+def render(data: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return to_json(data)
+    if fmt == "csv":
+        return to_csv(data)
+    if fmt == "html":
+        return to_html(data)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
