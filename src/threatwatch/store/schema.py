@@ -42,4 +42,21 @@ MIGRATIONS: list[list[str]] = [
             id {serial}, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
             object TEXT, detail TEXT)""",
     ],
+    # web desk: accounts, server-side sessions, API tokens (stored hashed), login throttling
+    [
+        """CREATE TABLE IF NOT EXISTS users (
+            id {serial}, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL, pw_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE IF NOT EXISTS sessions (
+            id TEXT PRIMARY KEY, user_name TEXT NOT NULL, csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL, expires_at TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_name)",
+        """CREATE TABLE IF NOT EXISTS api_tokens (
+            id {serial}, token_hash TEXT NOT NULL UNIQUE, user_name TEXT NOT NULL, label TEXT,
+            created_at TEXT NOT NULL, last_used TEXT, revoked INTEGER NOT NULL DEFAULT 0)""",
+        """CREATE TABLE IF NOT EXISTS login_attempts (
+            key TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0, first_at TEXT NOT NULL,
+            locked_until TEXT)""",
+    ],
 ]
+
