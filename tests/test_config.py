@@ -1,0 +1,57 @@
+"""The watchlist is written by hand: it must load the documented shape and name bad fields."""
+
+from pathlib import Path
+
+import pytest
+
+from threatwatch.config import ConfigError, load_watchlist, parse_watchlist
+
+FIXTURES = Path(__file__).parent / "fixtures" / "core"
+
+ISSUE_SHAPE = '''
+[[target]]
+name = "ICE"
+kind = "organization"            # person | organization | place
+description = "U.S. Immigration and Customs Enforcement, the federal immigration agency"
+aliases = ["Immigration and Customs Enforcement", "la migra", "ICE agents"]
+'''
+
+
+def test_documented_shape_loads() -> None:
+    wl = parse_watchlist(ISSUE_SHAPE, "w.toml")
+    (t,) = wl.targets
+    assert t.name == "ICE" and t.kind == "organization"
+    assert t.all_aliases() == ["ICE", "Immigration and Customs Enforcement", "la migra", "ICE agents"]
+    assert t.threshold == 0.5
+
+
+def test_fixture_loads_with_extra_fields() -> None:
+    wl = load_watchlist(FIXTURES / "watchlist.toml")
+    assert [t.name for t in wl.targets] == ["ICE", "Lincoln High School", "Lucía Ferrer"]
+    assert wl.by_name("lincoln high school").threshold == 0.4
+    assert wl.targets[0].case_sensitive is True
+
+
+@pytest.mark.parametrize(
+    ("toml", "needle"),
+    [
+        ('[[target]]\nkind = "person"\n', "target #1: field 'name' is required"),
+        ('[[target]]\nname = "X"\nkind = "robot"\n', "target #1 ('X'): field 'kind' must be one of"),
+        ('[[target]]\nname = "X"\naliases = "solo"\n[[target]]\nname = "Y"\naliases = [1]\n', "target #2 ('Y'): field 'aliases'"),
+        ('[[target]]\nname = "X"\nthreshold = 2\n', "field 'threshold' must be a number between 0 and 1"),
+        ('[[target]]\nname = "X"\nalias = ["x"]\n', "unknown field(s) alias"),
+        ('[[target]]\nname = "X"\n[[target]]\nname = "x"\n', "duplicate target name"),
+        ('name = "X"\n', "no [[target]] entries"),
+        ('[[target]\nname = "X"\n', "not valid TOML"),
+    ],
+)
+def test_errors_name_the_file_and_field(toml: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_watchlist(toml, "bad.toml")
+    assert str(e.value).startswith("bad.toml: ")
+    assert needle in str(e.value)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nope.toml: watchlist file not found"):
+        load_watchlist(tmp_path / "nope.toml")
