@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from threatwatch.judge.base import Judgement
 from threatwatch.post import Post
@@ -11,7 +11,7 @@ from threatwatch.post import Post
 def post(i: int | str, text: str, *, when: datetime | None = None, platform: str = "bluesky",
          lang: str | None = "en", source: str = "test") -> Post:
     return Post(id=f"{platform}:{i}", platform=platform, text=text, lang=lang, source=source,
-                created_at=when or datetime(2026, 11, 18, 10, 30, tzinfo=timezone.utc),
+                created_at=when or datetime(2026, 11, 18, 10, 30, tzinfo=UTC),
                 url=f"https://example.com/{i}", author=f"@user{i}.example")
 
 

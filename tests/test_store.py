@@ -1,7 +1,7 @@
 """The SQLite store: idempotent counts, one alert per post and target, decisions, audit, reports."""
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,9 +101,9 @@ def test_checkpoint_and_rejects_in_the_same_transaction(store) -> None:
 
 def test_week_summary_lists_every_target_and_change(store) -> None:
     store.register_targets(["ICE", "Lincoln High School"])
-    w46 = datetime(2026, 11, 10, 12, tzinfo=timezone.utc)
-    w47 = datetime(2026, 11, 22, 23, 59, tzinfo=timezone.utc)  # Sunday night, still W47
-    w48 = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)  # Monday 00:00 UTC, W48
+    w46 = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    w47 = datetime(2026, 11, 22, 23, 59, tzinfo=UTC)  # Sunday night, still W47
+    w48 = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # Monday 00:00 UTC, W48
     store.commit_batch([(post(1, "a", when=w46), judgement("ICE")),
                         (post(2, "b", when=w47), judgement("ICE", sentiment="negative")),
                         (post(3, "c", when=w47), judgement("ICE", sentiment="negative")),

@@ -22,7 +22,7 @@ from .config import ConfigError, Target, Watchlist, load_watchlist
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="threatwatch: monitor public posts for threats and sentiment toward watched targets.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
 
 EXIT_REJECTS = 3
 EXIT_USAGE = 2
@@ -32,7 +32,8 @@ FEATURES: tuple[str, ...] = ()
 
 
 def _fail(msg: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {msg}")
+    err.print("[bold red]error:[/] ", end="")
+    err.print(msg, markup=False)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -152,6 +153,7 @@ def classify(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="JSONL output (default stdout).")] = None,
     judge: Annotated[str, typer.Option(help="Judge model: default | lexicon.")] = "default",
     batch_size: Annotated[int, typer.Option(help="Lines judged together.")] = 256,
+    details: Annotated[bool, typer.Option("--details", help="Add 'subtype' and 'cues' (evidence spans) to each line.")] = False,
 ) -> None:
     """Stateless judging: one JSON line in ({"id","text","target"?,"lang"?}), one line out per
     (post, target) with on_target, threat, threat_score, sentiment, sentiment_scores, explanation."""
@@ -176,8 +178,10 @@ def classify(
             rec = {"id": pid, "target": j.target, "on_target": bool(j.on_target), "threat": j.threat,
                    "threat_score": round(float(j.threat_score), 4), "sentiment": j.sentiment,
                    "sentiment_scores": {k: round(float(v), 4) for k, v in j.sentiment_scores.items()},
-                   "explanation": j.explanation, "subtype": j.subtype,
-                   "cues": [msgspec.to_builtins(c) for c in j.cues]}
+                   "explanation": j.explanation}
+            if details:
+                rec["subtype"] = j.subtype
+                rec["cues"] = [msgspec.to_builtins(c) for c in j.cues]
             fout.write(json.dumps(rec, ensure_ascii=False) + "\n")
         pending.clear()
 
@@ -188,22 +192,22 @@ def classify(
             obj = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as e:
             bad += 1
-            err.print(f"{src}:{lineno}: invalid UTF-8 at byte {e.start}; line skipped")
+            err.print(f"{src}:{lineno}: invalid UTF-8 at byte {e.start}; line skipped", markup=False)
             continue
         except json.JSONDecodeError as e:
             bad += 1
-            err.print(f"{src}:{lineno}: malformed JSON ({e.msg} at column {e.colno}); line skipped")
+            err.print(f"{src}:{lineno}: malformed JSON ({e.msg} at column {e.colno}); line skipped", markup=False)
             continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             bad += 1
-            err.print(f"{src}:{lineno}: field 'text' is missing or not a string; line skipped")
+            err.print(f"{src}:{lineno}: field 'text' is missing or not a string; line skipped", markup=False)
             continue
         text = obj["text"]
         pid = obj.get("id", lineno)
         tname = obj.get("target")
         if tname is not None and not isinstance(tname, str):
             bad += 1
-            err.print(f"{src}:{lineno}: field 'target' must be a string or absent; line skipped")
+            err.print(f"{src}:{lineno}: field 'target' must be a string or absent; line skipped", markup=False)
             continue
         folded = fold(text)
         lang = detect_lang(text, obj.get("lang") if isinstance(obj.get("lang"), str) else None)
@@ -223,7 +227,9 @@ def classify(
     flush()
     if output:
         fout.close()
-    fout.flush()
+        fin.close() if input else None
+    else:
+        fout.flush()
     if bad:
         err.print(f"{bad} input line(s) skipped")
         raise typer.Exit(EXIT_REJECTS)

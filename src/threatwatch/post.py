@@ -6,7 +6,7 @@ Every source turns its platform's format into a `Post`; every later stage reads 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import msgspec
 
@@ -37,8 +37,8 @@ def make_id(platform: str, native_id: str | int) -> str:
 def utc(dt: datetime) -> datetime:
     """Return `dt` as an aware UTC datetime (naive times are taken as UTC)."""
     if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 class Reject(msgspec.Struct, kw_only=True):

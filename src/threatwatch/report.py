@@ -7,7 +7,7 @@ import csv
 import html
 import io
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from .store.sql import SQLStore
@@ -16,7 +16,7 @@ FORMATS = ("json", "csv", "html")
 
 
 def current_week(today: date | None = None) -> str:
-    y, w, _ = (today or datetime.now(timezone.utc).date()).isocalendar()
+    y, w, _ = (today or datetime.now(UTC).date()).isocalendar()
     return f"{y}-W{w:02d}"
 
 

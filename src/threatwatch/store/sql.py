@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -23,12 +23,12 @@ from .schema import MIGRATIONS
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def hour_bucket(dt: datetime) -> str:
     """UTC hour bucket key, e.g. '2026-11-18T14' (sorts as text)."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
 def seen_key(post_id: str, target: str) -> str:
@@ -151,10 +151,26 @@ class SQLStore:
             version = int(row[0]) if row else 0
             for i, stmts in enumerate(MIGRATIONS[version:], start=version + 1):
                 for s in stmts:
-                    self.conn.execute(s.format(serial=self.serial, blob=self.blob))
+                    self.conn.execute(self.ddl(s))
                 self._set_meta("schema_version", str(i))
                 self.conn.commit()
             return len(MIGRATIONS)
+
+    def ddl(self, stmt: str) -> str:
+        """A migration statement in this engine's dialect ({serial}, {blob}; engines may do more)."""
+        return stmt.format(serial=self.serial, blob=self.blob)
+
+    def schema_version(self) -> int:
+        """The schema version recorded in `meta` (0 for an empty database)."""
+        try:
+            rows = self.query("SELECT value FROM meta WHERE key = ?", ("schema_version",))
+        except Exception:  # no meta table yet
+            self.conn.rollback()
+            return 0
+        return int(rows[0][0]) if rows else 0
+
+    def lock_alert_group(self, target: str, text_hash: str) -> None:
+        """Hook: engines with concurrent writers serialise alert de-duplication per (target, text)."""
 
     def _set_meta(self, key: str, value: str) -> None:
         self.conn.execute(
@@ -210,17 +226,27 @@ class SQLStore:
                 c = self.conn
                 ins_seen = self.q("INSERT INTO seen (key, hour) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
                 up_agg = self.q(
-                    "INSERT INTO agg (target, hour, sentiment, lang, platform, n) VALUES (?, ?, ?, ?, ?, 1) "
-                    "ON CONFLICT (target, hour, sentiment, lang, platform) DO UPDATE SET n = agg.n + 1"
+                    "INSERT INTO agg (target, hour, sentiment, lang, platform, n) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (target, hour, sentiment, lang, platform) DO UPDATE SET n = agg.n + excluded.n"
                 )
-                for post, j in counted:
+                # Rows are locked in sorted key order (seen, then agg, then alert groups), so
+                # concurrent writers (PostgreSQL workers) cannot deadlock on each other.
+                keyed = sorted(((seen_key(post.id, j.target or ""), post, j) for post, j in counted),
+                               key=lambda kpj: kpj[0])
+                incr: dict[tuple[str, str, str, str, str], int] = {}
+                for key, post, j in keyed:
                     hour = hour_bucket(post.created_at)
-                    cur = c.execute(ins_seen, (seen_key(post.id, j.target or ""), hour))
+                    cur = c.execute(ins_seen, (key, hour))
                     if cur.rowcount == 1:
-                        c.execute(up_agg, (j.target, hour, j.sentiment, post.lang or "und", post.platform))
+                        k = (j.target or "", hour, j.sentiment, post.lang or "und", post.platform)
+                        incr[k] = incr.get(k, 0) + 1
                         res.counted += 1
                     else:
                         res.duplicates += 1
+                for k in sorted(incr):
+                    c.execute(up_agg, (*k, incr[k]))
+                for group in sorted({(j.target or "", text_hash(post.text)) for post, j in alerts}):
+                    self.lock_alert_group(*group)
                 for post, j in alerts:
                     new_id = self._insert_alert(post, j, raised, judge_name)
                     if new_id is not None:
@@ -254,7 +280,7 @@ class SQLStore:
             (j.target, th),
         ).fetchone()
         dup_of = first[0] if first else None
-        latency = (datetime.now(timezone.utc).timestamp() - post.received_at) if post.received_at else None
+        latency = (datetime.now(UTC).timestamp() - post.received_at) if post.received_at else None
         cues = json.dumps([msgspec.to_builtins(c) for c in j.cues], ensure_ascii=False)
         cur = self.conn.execute(
             self.q(
@@ -264,7 +290,7 @@ class SQLStore:
                 "ON CONFLICT (post_id, target) DO NOTHING"
             ),
             (post.id, j.target, post.platform, post.url, post.author, post.text,
-             post.created_at.astimezone(timezone.utc).isoformat(), post.lang, post.reply_to, post.quote_of,
+             post.created_at.astimezone(UTC).isoformat(), post.lang, post.reply_to, post.quote_of,
              j.threat, float(j.threat_score), j.subtype, j.sentiment, j.explanation, cues, judge_name, th,
              dup_of, "duplicate" if dup_of else "new", raised, latency),
         )
