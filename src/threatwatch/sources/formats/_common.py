@@ -7,7 +7,7 @@ what the closing summary and the store group by).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import msgspec
@@ -71,7 +71,7 @@ def from_unix(value: float) -> datetime:
         v /= 1e6
     elif abs(v) > 1e11:
         v /= 1e3
-    return datetime.fromtimestamp(v, tz=timezone.utc)
+    return datetime.fromtimestamp(v, tz=UTC)
 
 
 def parse_time(value: object, field: str) -> datetime:
@@ -105,8 +105,8 @@ def parse_time(value: object, field: str) -> datetime:
     except (ValueError, TypeError, OverflowError, OSError):
         raise invalid(field, value) from None
     if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def as_str(value: object) -> str | None:

@@ -2,7 +2,7 @@
 
 A file may hold one status, an array of statuses (a timeline page), or one status per line.
 `content` is HTML; it becomes plain text here (paragraphs and <br> → newlines, links → their
-text, entities unescaped) with the stdlib parser, so no HTML ever reaches the judge.
+full text — the spans Mastodon hides with CSS included — entities unescaped) with the stdlib parser, so no HTML ever reaches the judge.
 A boost (`reblog`) stands for the boosted status: that status is the post (the store drops
 ids it has already seen).
 """
@@ -31,19 +31,13 @@ class _TextExtractor(HTMLParser):
             self.parts.append("\n")
         elif tag in _BLOCK:
             self._block_break()
-        elif tag == "span":
-            cls = dict(attrs).get("class") or ""
-            if "invisible" in cls.split():  # Mastodon hides "https://" and URL tails this way
-                self._skip += 1
-            elif self._skip:
-                self._skip += 1
-        if tag in ("script", "style"):
+        elif tag in ("script", "style"):
             self._skip += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _BLOCK:
             self._block_break()
-        elif tag in ("span", "script", "style") and self._skip:
+        elif tag in ("script", "style") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:

@@ -1,0 +1,16 @@
+"""Sources: where posts come from. File sources live in `files.py` (one parser per format)."""
+
+from .files import (
+    FORMATS,
+    ColumnMapping,
+    detect_format,
+    parse_jetstream_event,
+    parse_mastodon_status,
+    read_file,
+    read_inputs,
+)
+
+__all__ = [
+    "FORMATS", "ColumnMapping", "detect_format", "parse_jetstream_event", "parse_mastodon_status",
+    "read_file", "read_inputs",
+]

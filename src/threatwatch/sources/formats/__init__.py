@@ -1,0 +1,1 @@
+"""One parser module per platform format; `files.py` picks one and feeds it."""
