@@ -1,0 +1,168 @@
+"""Bad input never stops a run: each problem becomes a Reject naming file, line and reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import tracemalloc
+from pathlib import Path
+
+import zstandard
+
+from threatwatch.post import MAX_TEXT_BYTES, Post, Reject
+from threatwatch.sources import read_file
+
+FIX = Path(__file__).parent / "fixtures" / "sources"
+JS = (FIX / "jetstream.jsonl").read_bytes().splitlines(keepends=True)
+GOOD = JS[1]  # a post-create event
+
+
+def read(path: Path, fmt: str | None = None) -> tuple[list[Post], list[Reject]]:
+    items = list(read_file(str(path), fmt))
+    return [i for i in items if isinstance(i, Post)], [i for i in items if isinstance(i, Reject)]
+
+
+def one(rejects: list[Reject]) -> Reject:
+    assert len(rejects) == 1, rejects
+    return rejects[0]
+
+
+def test_malformed_json_line_run_goes_on(tmp_path):
+    f = tmp_path / "js.jsonl"
+    f.write_bytes(GOOD + b'{"did": "did:plc:x", "kind": commit}\n' + JS[2])
+    ps, rj = read(f)
+    assert len(ps) == 2
+    r = one(rj)
+    assert (r.source, r.line, r.reason) == (str(f), 2, "malformed-json") and "did:plc:x" in r.sample
+
+
+def test_invalid_utf8_line_then_next_lines(tmp_path):
+    f = tmp_path / "js.jsonl"
+    bad = GOOD.replace(b"School board", b"School \xff\xfe board")
+    f.write_bytes(GOOD + bad + JS[2])
+    ps, rj = read(f)
+    assert len(ps) == 2
+    r = one(rj)
+    assert (r.line, r.reason) == (2, "invalid-utf8") and "byte" in r.detail
+
+
+def test_invalid_utf8_in_csv(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_bytes(b"id,created_at,text\n1,2025-11-21T00:00:00Z,ok\n2,2025-11-21T00:00:00Z,bad \xff\n3,2025-11-21T00:00:00Z,ok\n")
+    ps, rj = read(f)
+    assert [p.id for p in ps] == ["csv:1", "csv:3"]
+    assert (one(rj).line, one(rj).reason) == (3, "invalid-utf8")
+
+
+def test_missing_field_names_the_field(tmp_path):
+    ev = json.loads(GOOD)
+    del ev["commit"]["rkey"]
+    st = json.loads((FIX / "mastodon_statuses.ndjson").read_text().splitlines()[0])
+    del st["created_at"]
+    f = tmp_path / "js.jsonl"
+    f.write_text(json.dumps(ev) + "\n")
+    r = one(read(f)[1])
+    assert (r.line, r.reason) == (1, "missing-field") and "commit.rkey" in r.detail
+    g = tmp_path / "m.ndjson"
+    g.write_text(json.dumps(json.loads((FIX / "mastodon_statuses.ndjson").read_text().splitlines()[1])) + "\n"
+                 + json.dumps(st) + "\n")
+    ps, rj = read(g)
+    assert len(ps) == 1 and (one(rj).line, one(rj).reason) == (2, "missing-field") and "created_at" in one(rj).detail
+
+
+def test_wrong_type_is_invalid_field(tmp_path):
+    ev = json.loads(GOOD)
+    ev["commit"]["record"]["text"] = 42
+    f = tmp_path / "js.jsonl"
+    f.write_text(json.dumps(ev) + "\n")
+    r = one(read(f)[1])
+    assert r.reason == "invalid-field" and "text" in r.detail
+
+
+def test_too_large_post(tmp_path):
+    ev = json.loads(GOOD)
+    ev["commit"]["record"]["text"] = "é" * (MAX_TEXT_BYTES // 2 + 10)
+    f = tmp_path / "js.jsonl"
+    f.write_text(json.dumps(ev) + "\n" + GOOD.decode())
+    ps, rj = read(f)
+    assert len(ps) == 1
+    r = one(rj)
+    assert (r.line, r.reason) == (1, "too-large") and str(MAX_TEXT_BYTES) in r.detail
+
+
+def test_truncated_last_line(tmp_path):
+    f = tmp_path / "js.jsonl"
+    f.write_bytes(GOOD + JS[2][:60])
+    ps, rj = read(f)
+    assert len(ps) == 1 and (one(rj).line, one(rj).reason) == (2, "truncated")
+
+
+def test_truncated_whole_document(tmp_path):
+    f = tmp_path / "result.json"
+    data = (FIX / "telegram_result.json").read_bytes()
+    f.write_bytes(data[: len(data) // 2])
+    ps, rj = read(f)
+    assert ps == [] and one(rj).reason == "truncated" and one(rj).line and one(rj).line > 1
+
+
+def test_truncated_zst(tmp_path):
+    lines = b"".join(json.dumps({"subreddit": "x", "id": f"c{i}", "body": f"comment {i} " * 20,
+                                 "created_utc": 1763721000 + i, "author": "a"}).encode() + b"\n" for i in range(2000))
+    data = zstandard.ZstdCompressor().compress(lines)
+    f = tmp_path / "RC_cut.zst"
+    f.write_bytes(data[: len(data) * 2 // 3])
+    ps, rj = read(f)
+    assert 0 < len(ps) < 2000
+    assert rj and rj[-1].reason == "truncated" and rj[-1].source == str(f)
+
+
+def test_empty_and_blank_files(tmp_path):
+    for content in (b"", b"\n\n  \n"):
+        f = tmp_path / "empty.jsonl"
+        f.write_bytes(content)
+        r = one(read(f)[1])
+        assert (r.reason, r.source) == ("empty-file", str(f))
+
+
+def test_unreadable(tmp_path):
+    r = one(read(tmp_path / "nope.jsonl")[1])
+    assert r.reason == "unreadable" and r.source == str(tmp_path / "nope.jsonl")
+    d = tmp_path / "dir.jsonl"
+    d.mkdir()
+    assert one(read(d)[1]).reason == "unreadable"
+
+
+def test_pretty_document_with_bad_json_names_line(tmp_path):
+    f = tmp_path / "page.json"
+    text = (FIX / "x_search_page.json").read_text().replace('"lang": "es"', '"lang": es', 1)
+    f.write_text(text)
+    r = one(read(f)[1])
+    assert r.reason == "malformed-json"
+    assert text.splitlines()[r.line - 1].strip().startswith('"lang": es')
+
+
+def test_start_line_resumes(tmp_path):
+    f = tmp_path / "js.jsonl"
+    f.write_bytes(b"".join(JS))
+    all_ids = [p.id for p in read_file(str(f)) if isinstance(p, Post)]
+    later = [p.id for p in read_file(str(f), start_line=3) if isinstance(p, Post)]
+    assert later == all_ids[2:]
+
+
+def test_large_file_streams_in_constant_memory(tmp_path):
+    f = tmp_path / "big.jsonl"
+    ev = json.loads(GOOD)
+    with open(f, "w") as out:
+        for i in range(40_000):
+            ev["commit"]["rkey"] = f"k{i}"
+            out.write(json.dumps(ev) + "\n")
+    assert os.path.getsize(f) > 15_000_000
+    tracemalloc.start()
+    n = 0
+    for item in read_file(str(f)):
+        assert isinstance(item, Post)
+        n += 1
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert n == 40_000
+    assert peak < 8_000_000, peak  # far below the file size: nothing is held beyond a buffer
