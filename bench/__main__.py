@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -165,14 +165,14 @@ def print_table(res: dict[str, Any], title: str) -> None:
 
 
 def markdown(res: dict[str, Any], opts: argparse.Namespace, argv: list[str]) -> str:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    e, j = res["e2e"], res["judge"]
+    e = res["e2e"]
     lines = [
         f"## {now} — {opts.posts:,} posts, {opts.on_target:.0%} on-target, judge `{e['judge']}`",
         "",
-        f"- command: `python -m bench {' '.join(argv)}`".rstrip() + "`" * 0,
+        f"- command: `{' '.join(['python -m bench', *argv])}`",
         f"- commit {commit or '?'}{dirty}; Python {platform.python_version()}; {os.cpu_count()} cores ({_cpu()})",
         f"- watchlist `{os.path.relpath(res['watchlist'], ROOT)}`; batch size {opts.batch_size}; "
         f"judge load {e['judge_load_s']:.1f}s (not timed); e2e SQLite file {_fmt(e.get('db_mb'), ' MiB', 1)}",
@@ -184,7 +184,6 @@ def markdown(res: dict[str, Any], opts: argparse.Namespace, argv: list[str]) -> 
     ]
     lines += [f"| {' | '.join(r)} |" for r in rows(res)]
     lines += ["", f"<details><summary>raw results</summary>\n\n```json\n{json.dumps(_raw(res), indent=1)}\n```\n</details>", ""]
-    _ = j
     return "\n".join(lines) + "\n"
 
 
