@@ -202,3 +202,11 @@ def test_jsonl_default_columns(tmp_path):
     f.write_text('{"text": "hello", "created_at": "2025-11-21T10:00:00Z"}\n')
     ps = posts(f)
     assert len(ps) == 1 and ps[0].platform == "jsonl" and ps[0].id.startswith("jsonl:h")
+
+
+def test_mapping_from_cli_options():
+    from threatwatch.sources import mapping_from_options
+
+    m = mapping_from_options(text="body", id=None, created_at="ts", platform="x")
+    assert (m.text, m.id, m.created_at, m.platform) == ("body", "id", "ts", "x")
+    assert mapping_from_options() == ColumnMapping()

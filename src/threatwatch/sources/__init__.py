@@ -4,6 +4,7 @@ from .files import (
     FORMATS,
     ColumnMapping,
     detect_format,
+    mapping_from_options,
     parse_jetstream_event,
     parse_mastodon_status,
     read_file,
@@ -11,6 +12,6 @@ from .files import (
 )
 
 __all__ = [
-    "FORMATS", "ColumnMapping", "detect_format", "parse_jetstream_event", "parse_mastodon_status",
+    "FORMATS", "ColumnMapping", "detect_format", "mapping_from_options", "parse_jetstream_event", "parse_mastodon_status",
     "read_file", "read_inputs",
 ]

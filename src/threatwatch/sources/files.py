@@ -32,7 +32,7 @@ from .formats import jetstream, mastodon, reddit, telegram, x
 from .formats._common import RecordError, reject, sample_of
 from .formats.jetstream import parse_jetstream_event, parse_jetstream_line
 from .formats.mastodon import parse_mastodon_status
-from .formats.tabular import ColumnMapping, row_to_post
+from .formats.tabular import ColumnMapping, mapping_from_options, row_to_post
 
 FORMATS = ("jetstream", "mastodon", "x", "reddit", "telegram", "csv", "jsonl")
 HEAD_BYTES = 64 * 1024
@@ -501,6 +501,6 @@ def read_inputs(paths: list[str], fmt: str | None = None, *, mapping: ColumnMapp
 
 
 __all__ = [
-    "FORMATS", "MAX_DOCUMENT_BYTES", "MAX_LINE_BYTES", "ColumnMapping", "detect_format",
+    "FORMATS", "MAX_DOCUMENT_BYTES", "MAX_LINE_BYTES", "ColumnMapping", "detect_format", "mapping_from_options",
     "parse_jetstream_event", "parse_mastodon_status", "read_file", "read_inputs",
 ]

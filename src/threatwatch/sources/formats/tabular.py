@@ -77,4 +77,16 @@ def row_to_post(row: dict, m: ColumnMapping, fmt: str, source: str, raw: bytes |
     )
 
 
-__all__ = ["ColumnMapping", "RecordError", "row_to_post"]
+
+
+def mapping_from_options(*, text: str | None = None, id: str | None = None, created_at: str | None = None,
+                         author: str | None = None, url: str | None = None, lang: str | None = None,
+                         platform: str | None = None) -> ColumnMapping:
+    """A ColumnMapping from CLI flags; flags left unset keep the default column names."""
+    given = {"text": text, "id": id, "created_at": created_at, "author": author, "url": url, "lang": lang}
+    m = ColumnMapping(**{k: v for k, v in given.items() if v})  # type: ignore[arg-type]
+    m.platform = platform or None
+    return m
+
+
+__all__ = ["ColumnMapping", "RecordError", "mapping_from_options", "row_to_post"]
