@@ -58,5 +58,14 @@ MIGRATIONS: list[list[str]] = [
             key TEXT PRIMARY KEY, failures INTEGER NOT NULL DEFAULT 0, first_at TEXT NOT NULL,
             locked_until TEXT)""",
     ],
+    # notifier outbox: every alert delivery is queued here first, retried with backoff until it
+    # succeeds, so a failing webhook or mail server (or a crash) never loses a notification
+    [
+        """CREATE TABLE IF NOT EXISTS outbox (
+            id {serial}, notifier TEXT NOT NULL, alert_id INTEGER NOT NULL, payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_at BIGINT NOT NULL, created_at TEXT NOT NULL,
+            delivered_at TEXT, last_error TEXT, UNIQUE (notifier, alert_id))""",
+        "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (notifier, delivered_at, next_at)",
+    ],
 ]
 
