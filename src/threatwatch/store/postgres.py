@@ -61,6 +61,7 @@ class PostgresStore(SQLStore):
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         super().__init__()
         self.url = url
+        self.migrated_from: int | None = None  # schema version found by the last migrate()
         try:
             self.conn = psycopg.connect(url, autocommit=False, connect_timeout=10)
         except psycopg.OperationalError as e:
@@ -99,6 +100,7 @@ class PostgresStore(SQLStore):
             self.conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
             self.conn.commit()
             try:
+                self.migrated_from = self.schema_version()  # read under the lock: the true "before"
                 version = super().migrate()
                 for stmt in _AUDIT_GUARD:
                     self.conn.execute(stmt)
@@ -114,7 +116,7 @@ class PostgresStore(SQLStore):
     def lock_alert_group(self, target: str, text_hash: str) -> None:
         """Serialise alert de-duplication per (target, text hash) across workers, so exactly one
         of several concurrent copies of a text becomes the 'first' alert, the rest duplicates."""
-        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{target}\0{text_hash}",))
+        self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{target}\t{text_hash}",))
 
     def commit_batch(self, counted: Sequence[Any], alerts: Sequence[Any] = (), **kw: Any) -> Any:
         """As SQLStore.commit_batch, retried when PostgreSQL aborts it as a deadlock victim or a

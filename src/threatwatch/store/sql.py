@@ -252,7 +252,7 @@ class SQLStore:
                     if new_id is not None:
                         res.new_alert_ids.append(new_id)
                 if rejects:
-                    c.executemany(
+                    c.cursor().executemany(
                         self.q("INSERT INTO rejects (source, line, reason, detail, sample, at) VALUES (?, ?, ?, ?, ?, ?)"),
                         [(r.source, r.line, r.reason, r.detail, r.sample[:300], raised) for r in rejects],
                     )
