@@ -21,8 +21,43 @@ def current_week(today: date | None = None) -> str:
 
 
 def weekly(store: SQLStore, week: str, targets: list[str] | None = None) -> dict[str, Any]:
-    """The report's data; one entry per known target, zeros included."""
-    return store.week_summary(week, targets)
+    """The report's data; one entry per known target, zeros included. Besides the core keys,
+    each target has `outcomes` (what reviewers decided about the week's alerts) and the data
+    has `daily` (mentions by sentiment and alerts per target and day, for charts)."""
+    data = store.week_summary(week, targets)
+    add_outcomes(store, data)
+    return data
+
+
+def add_outcomes(store: SQLStore, data: dict[str, Any]) -> None:
+    """Additive keys: per target, alert outcomes (credible / not a threat / escalated / pending)
+    for alerts on posts created in the week; and per-day series for the week's charts."""
+    from datetime import timedelta
+
+    from .store.sql import week_bounds
+
+    start, end = week_bounds(data["week"])
+    s, e = start[:10] + "T00:00:00", end[:10] + "T00:00:00"
+    counts: dict[str, dict[str, int]] = {}
+    for tgt, status, n in store.query(
+        "SELECT target, status, COUNT(*) FROM alerts WHERE created_at >= ? AND created_at < ? "
+        "AND status <> 'duplicate' GROUP BY target, status", (s, e)):
+        key = "pending" if status == "new" else status
+        counts.setdefault(tgt, {})[key] = counts.get(tgt, {}).get(key, 0) + int(n)
+    for t in data["targets"]:
+        c = counts.get(t["target"], {})
+        t["outcomes"] = {k: c.get(k, 0) for k in ("credible", "not_a_threat", "escalated", "pending")}
+    days = [(date.fromisoformat(start[:10]) + timedelta(days=i)).isoformat() for i in range(7)]
+    daily = {(r["target"], r["bucket"]): r for r in store.series(start=start, end=end, granularity="day")}
+    alerts: dict[tuple[str, str], int] = {}
+    for tgt, hour, n in store.alert_counts(start=start, end=end):
+        alerts[(tgt, hour[:10])] = alerts.get((tgt, hour[:10]), 0) + n
+    data["daily"] = [
+        {"target": t["target"], "day": d,
+         **{k: daily.get((t["target"], d), {}).get(k, 0) for k in ("negative", "neutral", "positive", "mentions")},
+         "alerts": alerts.get((t["target"], d), 0)}
+        for t in data["targets"] for d in days
+    ]
 
 
 def to_json(data: dict[str, Any]) -> str:
@@ -33,12 +68,14 @@ def to_csv(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["week", "target", "mentions", "negative", "neutral", "positive", "alerts",
-                "mentions_prev_week", "mentions_change", "mentions_change_pct", "alerts_prev_week"])
+                "mentions_prev_week", "mentions_change", "mentions_change_pct", "alerts_prev_week",
+                "alerts_credible", "alerts_not_a_threat", "alerts_escalated", "alerts_pending"])
     for t in data["targets"]:
         pct = t["change"]["mentions_pct"]
         w.writerow([data["week"], t["target"], t["mentions"], t["negative"], t["neutral"], t["positive"], t["alerts"],
                     t["previous"]["mentions"], t["change"]["mentions"], "" if pct is None else pct,
-                    t["previous"]["alerts"]])
+                    t["previous"]["alerts"],
+                    *(t.get("outcomes", {}).get(k, 0) for k in ("credible", "not_a_threat", "escalated", "pending"))])
     return buf.getvalue()
 
 
