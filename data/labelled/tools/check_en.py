@@ -20,11 +20,32 @@ from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-HEADER = ["id", "text", "lang", "target", "threat", "kind", "sentiment", "on_target", "dialect", "split", "note"]
+HEADER = [
+    "id",
+    "text",
+    "lang",
+    "target",
+    "threat",
+    "kind",
+    "sentiment",
+    "on_target",
+    "dialect",
+    "split",
+    "note",
+]
 THREAT_KINDS = {"threat": {"direct", "conditional", "veiled"}, "incitement": {"incitement"}}
 NONE_KINDS = {
-    "hyperbole", "insult", "criticism", "satire", "protest", "news", "quote_condemn",
-    "counter_speech", "support", "neutral", "off_target",
+    "hyperbole",
+    "insult",
+    "criticism",
+    "satire",
+    "protest",
+    "news",
+    "quote_condemn",
+    "counter_speech",
+    "support",
+    "neutral",
+    "off_target",
 }
 SENTIMENTS = {"negative", "neutral", "positive"}
 DIALECTS = {"standard", "aae"}
@@ -52,8 +73,19 @@ def shingles(text: str, n: int = 3) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
-def check_file(path: Path, targets: set[str], prefix: str, min_per_kind: int, probes: bool) -> list[str]:
-    """Return error messages for one CSV; print its count tables."""
+def check_file(
+    path: Path,
+    targets: set[str],
+    prefix: str,
+    min_per_kind: int,
+    probes: bool,
+    main_texts: list[tuple[str, set[tuple[str, ...]]]] | None = None,
+) -> list[str]:
+    """Return error messages for one CSV; print its count tables.
+
+    `main_texts` (id, shingles) of the main set: a probe that near-duplicates a row the model
+    trains on would make the dialect comparison measure memory, not dialect.
+    """
     errors: list[str] = []
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
@@ -90,14 +122,18 @@ def check_file(path: Path, targets: set[str], prefix: str, min_per_kind: int, pr
         if not allowed:
             errors.append(f"{where}: field threat {threat!r} not in threat|incitement|none")
         elif kind not in allowed:
-            errors.append(f"{where}: field kind {kind!r} not allowed with threat={threat} ({sorted(allowed)})")
+            errors.append(
+                f"{where}: field kind {kind!r} not allowed with threat={threat} ({sorted(allowed)})"
+            )
         if r["sentiment"] not in SENTIMENTS:
             errors.append(f"{where}: field sentiment {r['sentiment']!r} not in {sorted(SENTIMENTS)}")
         want_on = "0" if kind == "off_target" else "1"
         if r["on_target"] != want_on:
             errors.append(f"{where}: field on_target {r['on_target']!r} should be {want_on} for kind {kind}")
         if threat != "none" and r["sentiment"] != "negative":
-            errors.append(f"{where}: field sentiment {r['sentiment']!r} on a {threat} row (expected negative)")
+            errors.append(
+                f"{where}: field sentiment {r['sentiment']!r} on a {threat} row (expected negative)"
+            )
         if r["dialect"] not in DIALECTS:
             errors.append(f"{where}: field dialect {r['dialect']!r} not in {sorted(DIALECTS)}")
         if r["split"] not in SPLITS:
@@ -105,6 +141,15 @@ def check_file(path: Path, targets: set[str], prefix: str, min_per_kind: int, pr
         if probes and r["split"] != "dev":
             errors.append(f"{where}: field split: probe rows must be dev")
         n = norm_text(r["text"])
+        if probes and main_texts:
+            s = shingles(n)
+            for main_id, o in main_texts:
+                jac = len(s & o) / len(s | o)
+                if jac >= 0.5:
+                    errors.append(
+                        f"{where}: field text near-duplicates main-set row {main_id} (Jaccard {jac:.2f})"
+                    )
+                    break
         if not probes:  # probe pairs share meaning by design; the main set must not repeat itself
             if n in seen_norm:
                 errors.append(f"{where}: field text duplicates line {seen_norm[n]} after normalising")
@@ -115,13 +160,17 @@ def check_file(path: Path, targets: set[str], prefix: str, min_per_kind: int, pr
                 for other_line, o in sh:
                     jac = len(s & o) / len(s | o)
                     if jac >= 0.6:
-                        errors.append(f"{where}: field text near-duplicates line {other_line} (3-gram Jaccard {jac:.2f})")
+                        errors.append(
+                            f"{where}: field text near-duplicates line {other_line} (3-gram Jaccard {jac:.2f})"
+                        )
                         break
                 sh.append((line, s))
         table[(kind, r["split"])] += 1
         dialects[(kind, r["dialect"])] += 1
         sentiments[r["sentiment"]] += 1
         target_counts[r["target"]] += 1
+    if probes:
+        errors += check_pairs(path, rows)
     kinds = [k for k in KIND_ORDER if any(table[(k, s)] for s in SPLITS)]
     print(f"\n{path}  ({len(rows)} rows)")
     print(f"{'kind':<16}{'train':>7}{'dev':>6}{'total':>7}{'aae':>6}")
@@ -143,6 +192,39 @@ def check_file(path: Path, targets: set[str], prefix: str, min_per_kind: int, pr
     return errors
 
 
+def check_pairs(path: Path, rows: list[tuple[int, list[str]]]) -> list[str]:
+    """Probe rows come in minimal pairs ("pair NNN" in note): one standard, one AAE, same labels.
+
+    Otherwise a difference in alert rates between the halves would not be a dialect effect.
+    """
+    errors: list[str] = []
+    pairs: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for line, row in rows:
+        if len(row) != len(HEADER):
+            continue
+        r = dict(zip(HEADER, row, strict=True))
+        m = re.fullmatch(r"pair (\d+)", r["note"].strip())
+        if not m:
+            errors.append(f"{path}:{line}: field note {r['note']!r} is not 'pair NNN'")
+            continue
+        pairs.setdefault(m.group(1), []).append((line, r))
+    for num, members in pairs.items():
+        lines = ", ".join(str(ln) for ln, _ in members)
+        dialects = sorted(r["dialect"] for _, r in members)
+        if dialects != ["aae", "standard"]:
+            errors.append(
+                f"{path}:{lines}: pair {num} has dialects {dialects}, expected one aae and one standard"
+            )
+            continue
+        a, b = members[0][1], members[1][1]
+        for field in ("target", "threat", "kind", "sentiment", "on_target"):
+            if a[field] != b[field]:
+                errors.append(
+                    f"{path}:{lines}: pair {num} differs in field {field} ({a[field]!r} vs {b[field]!r})"
+                )
+    return errors
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = HERE.parent.parent.parent
@@ -153,12 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     files = args.csv or [HERE.parent / "en.csv", root / "data" / "probes" / "en_probes.csv"]
     targets = load_targets(args.watchlist)
     errors: list[str] = []
+    main_texts: list[tuple[str, set[tuple[str, ...]]]] = []
+    main_csv = HERE.parent / "en.csv"
+    if main_csv.exists():
+        with main_csv.open(encoding="utf-8", newline="") as fh:
+            main_texts = [
+                (r.get("id", ""), shingles(norm_text(r.get("text") or ""))) for r in csv.DictReader(fh)
+            ]
     for f in files:
         if not f.exists():
             errors.append(f"{f}: file not found")
             continue
         probes = "probe" in f.name
-        errors += check_file(f, targets, "enp" if probes else "en", args.min_per_kind, probes)
+        errors += check_file(f, targets, "enp" if probes else "en", args.min_per_kind, probes, main_texts)
     for e in errors:
         print("ERROR", e, file=sys.stderr)
     print(f"\n{len(errors)} error(s)")
