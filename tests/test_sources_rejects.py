@@ -166,3 +166,77 @@ def test_large_file_streams_in_constant_memory(tmp_path):
     tracemalloc.stop()
     assert n == 40_000
     assert peak < 8_000_000, peak  # far below the file size: nothing is held beyond a buffer
+
+
+def test_gzip_plain_and_cut(tmp_path):
+    import gzip
+
+    body = b"".join(JS)
+    f = tmp_path / "js.jsonl.gz"
+    f.write_bytes(gzip.compress(body))
+    assert len(read(f)[0]) == 5
+    big = b"".join(JS[1:2]) * 1
+    lines = b"".join(big.replace(b"3m6bq2tam7k2a", f"k{i:08d}".encode()) for i in range(3000))
+    g = tmp_path / "cut.jsonl.gz"
+    data = gzip.compress(lines)
+    g.write_bytes(data[: len(data) // 2])
+    ps, rj = read(g)
+    assert 0 < len(ps) < 3000  # what was there before the cut is still read
+    assert rj[-1].reason == "truncated"
+
+
+def test_csv_unclosed_quote_at_end_is_truncated(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_bytes(b'id,created_at,text\n1,2025-11-21T00:00:00Z,"ok"\n2,2025-11-21T00:00:00Z,"unclosed')
+    ps, rj = read(f)
+    assert [p.id for p in ps] == ["csv:1"]
+    assert (one(rj).line, one(rj).reason) == (3, "truncated")
+
+
+def test_csv_too_many_fields_and_tsv_and_bom(tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_bytes(b"\xef\xbb\xbfid,created_at,text\n1,2025-11-21T00:00:00Z,ok,extra\n2,2025-11-21T00:00:00Z,fine\n")
+    ps, rj = read(f)
+    assert [p.id for p in ps] == ["csv:2"]
+    assert (one(rj).line, one(rj).reason) == (2, "malformed-csv")
+    t = tmp_path / "p.tsv"
+    t.write_bytes(b"id\tcreated_at\ttext\n1\t2025-11-21T00:00:00Z\tok, with a comma\n")
+    assert read(t)[0][0].text == "ok, with a comma"
+
+
+def test_over_long_line_is_too_large(tmp_path, monkeypatch):
+    from threatwatch.sources import files
+
+    monkeypatch.setattr(files, "MAX_LINE_BYTES", 2000)
+    f = tmp_path / "js.jsonl"
+    f.write_bytes(GOOD + b'{"did": "' + b"x" * 5000 + b'"}\n' + JS[2])
+    ps, rj = read(f)
+    assert len(ps) == 2 and (one(rj).line, one(rj).reason) == (2, "too-large")
+
+
+def test_whole_document_over_limit_is_too_large(tmp_path, monkeypatch):
+    from threatwatch.sources import files
+
+    monkeypatch.setattr(files, "MAX_DOCUMENT_BYTES", 500)
+    r = one(read(FIX / "telegram_result.json")[1])
+    assert r.reason == "too-large" and "500" in r.detail
+
+
+def test_telegram_account_export_reads_only_public_chats(tmp_path):
+    full = {"about": "Here is the data you requested.", "chats": {"about": "", "list": [
+        json.loads((FIX / "telegram_private.json").read_text()),
+        json.loads((FIX / "telegram_result.json").read_text())]}}
+    f = tmp_path / "result.json"
+    f.write_text(json.dumps(full, indent=1))
+    ps, rj = read(f)
+    assert [p.id for p in ps] == ["telegram:1987654321/2", "telegram:1987654321/3"]
+    assert sorted(r.reason for r in rj) == ["missing-field", "not-public"]
+    assert all("Family" not in r.detail for r in rj)  # a private chat's name is not recorded
+
+
+def test_first_ndjson_line_cut_does_not_lose_the_file(tmp_path):
+    f = tmp_path / "m.ndjson"
+    lines = (FIX / "mastodon_statuses.ndjson").read_bytes().splitlines(keepends=True)
+    f.write_bytes(lines[0][:50] + b"\n" + lines[1])
+    ps, rj = read(f, "mastodon")
+    assert len(ps) == 1 and (one(rj).line, one(rj).reason) == (1, "malformed-json")

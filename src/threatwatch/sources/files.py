@@ -8,8 +8,9 @@ in whole-document formats) and a reason code:
     missing-field, invalid-field, too-large, truncated, not-public
 
 Line formats (Jetstream, NDJSON of statuses / X pages / Reddit dump records, JSONL, CSV) are
-streamed line by line in binary with a bounded line length, so multi-GB dumps (plain,
-`.zst` or `.gz`) run in constant memory. Whole-document JSON (a pretty-printed Telegram
+streamed line by line in binary with a bounded line length (MAX_LINE_BYTES), so multi-GB
+dumps (plain, `.zst` or `.gz`, told by their magic bytes) run in constant memory; a
+compressed file cut short yields what it holds and then a `truncated` reject. Whole-document JSON (a pretty-printed Telegram
 export, X response page, Mastodon timeline array, Reddit listing) is loaded whole, up to
 MAX_DOCUMENT_BYTES. A file whose first non-blank line is a complete JSON value is read as
 one JSON value per line; otherwise as one document.
@@ -18,11 +19,11 @@ one JSON value per line; otherwise as one document.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import os
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 
 import msgspec
@@ -203,6 +204,39 @@ class _Zstd:
                 return out
 
 
+class _Gzip:
+    """Streaming gzip decompression (multi-member); flags input that ends mid-member.
+
+    Done by hand rather than with GzipFile so that the data before a cut is still served.
+    """
+
+    def __init__(self, f: io.BufferedIOBase) -> None:
+        self._f = f
+        self._d = zlib.decompressobj(wbits=31)
+        self._fed = False
+        self._pending = b""
+
+    def read(self, n: int) -> bytes:
+        while True:
+            chunk = self._pending or self._f.read(1 << 20)
+            self._pending = b""
+            if not chunk:
+                if self._fed and not self._d.eof:
+                    raise EOFError("gzip stream ends mid-member")
+                return b""
+            self._fed = True
+            try:
+                out = self._d.decompress(chunk)
+            except zlib.error as e:
+                raise ValueError(f"gzip data is corrupt: {e}") from None
+            if self._d.eof:
+                self._pending = self._d.unused_data
+                self._d = zlib.decompressobj(wbits=31)
+                self._fed = False
+            if out:
+                return out
+
+
 def _open(path: str) -> tuple[Callable[[int], bytes], Callable[[], None]]:
     """A read function over the file's decompressed bytes, and a close function."""
     f: io.BufferedIOBase = sys.stdin.buffer if path == "-" else open(path, "rb")  # type: ignore[assignment]
@@ -212,8 +246,7 @@ def _open(path: str) -> tuple[Callable[[int], bytes], Callable[[], None]]:
     if magic == _ZSTD_MAGIC or (low.endswith(".zst") and not magic):
         return _Zstd(f).read, close
     if magic[:2] == _GZIP_MAGIC:
-        g = gzip.GzipFile(fileobj=f)
-        return g.read, close
+        return _Gzip(f).read, close
     return f.read, close
 
 

@@ -75,8 +75,9 @@ def _chat(chat: dict, source: str, where: int) -> Iterator[Post | Reject]:
     ctype = chat.get("type")
     name = chat.get("name") if isinstance(chat.get("name"), str) else None
     if ctype not in PUBLIC_TYPES:
+        # the chat's name is left out on purpose: a private chat's name is not ours to record
         yield Reject(source=source, line=where, reason="not-public",
-                     detail=f"Telegram chat {name!r} has type {ctype!r}; only public channels and groups "
+                     detail=f"Telegram chat of type {ctype!r} skipped; only public channels and groups "
                             f"({', '.join(sorted(PUBLIC_TYPES))}) are read")
         return
     chat_id = as_str(chat.get("id"))
@@ -107,9 +108,16 @@ def records(obj: object, source: str, line: int | None) -> Iterator[Post | Rejec
         return
     chats = obj.get("chats")
     if isinstance(chats, dict) and isinstance(chats.get("list"), list):
+        skipped = 0
         for i, chat in enumerate(chats["list"], start=1):
             if isinstance(chat, dict):
                 if chat.get("type") in PUBLIC_TYPES:
                     yield from _chat(chat, source, i)
+                else:
+                    skipped += 1
+        if skipped:
+            yield Reject(source=source, line=None, reason="not-public",
+                         detail=f"{skipped} non-public chat(s) in this account export skipped; only public "
+                                f"channels and groups ({', '.join(sorted(PUBLIC_TYPES))}) are read")
         return
     yield from _chat(obj, source, line or 1)
