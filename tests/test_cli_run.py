@@ -1,0 +1,91 @@
+"""`threatwatch run` and `report` as a user runs them: files in, counts and alerts out."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from threatwatch.cli import app
+from threatwatch.store import open_store
+
+CORE = Path(__file__).parent / "fixtures" / "core"
+WL = str(CORE / "watchlist.toml")
+
+
+def run(*args: str, input: str | None = None):
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "tw.sqlite")
+
+
+def test_run_counts_alerts_and_keeps_rejects(db: str) -> None:
+    r = run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl"))
+    assert r.exit_code == 3, r.stdout  # two bad lines: the run goes on, the status says so
+    assert "Read 4 posts" in r.stdout
+    store = open_store(db)
+    rej = store.rejects()
+    assert {(x["line"], x["source"]) for x in rej} == {(5, str(CORE / "mixed.jsonl")), (6, str(CORE / "mixed.jsonl"))}
+    assert all(x["reason"] for x in rej)
+    alerts = store.alerts()
+    assert sorted(a.target for a in alerts) == ["ICE", "Lincoln High School"]  # one post, two targets
+    for a in alerts:
+        assert a.text == "I will shoot every ICE agent who comes to Lincoln High tomorrow"
+        assert a.url == "https://bsky.app/profile/did:plc:aaa222/post/3m6aaa2"
+
+
+def test_same_file_twice_counts_each_post_once(db: str, tmp_path: Path) -> None:
+    copy = tmp_path / "again.jsonl"
+    shutil.copy(CORE / "mixed.jsonl", copy)
+    run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl"))
+    first = json.loads(run("report", "--db", db, "--week", "2026-W47").stdout)
+    r = run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl"), str(copy))
+    assert "newly counted 0" in r.stdout
+    second = json.loads(run("report", "--db", db, "--week", "2026-W47").stdout)
+    assert first == second
+    assert len(open_store(db).alerts(include_duplicates=True)) == 2  # 1 post x 2 targets
+
+
+def test_report_json_contract(db: str) -> None:
+    run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl"))
+    r = run("report", "--db", db, "--week", "2026-W47", "--format", "json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert data["week"] == "2026-W47"
+    by = {t["target"]: t for t in data["targets"]}
+    assert list(by) == ["ICE", "Lincoln High School", "Lucía Ferrer"]  # every watchlist target
+    for t in data["targets"]:
+        assert {"target", "mentions", "negative", "neutral", "positive", "alerts"} <= set(t)
+        assert t["mentions"] == t["negative"] + t["neutral"] + t["positive"]
+    assert by["ICE"]["mentions"] == 2 and by["Lincoln High School"]["mentions"] == 2
+    assert by["Lucía Ferrer"]["mentions"] == 1
+    assert by["ICE"]["alerts"] == 1
+    prev = json.loads(run("report", "--db", db, "--week", "2026-W46").stdout)
+    assert all(t["mentions"] == 0 for t in prev["targets"])  # the W46 post names no target
+
+
+def test_report_csv_and_html(db: str, tmp_path: Path) -> None:
+    run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl"))
+    csv_out = run("report", "--db", db, "--week", "2026-W47", "--format", "csv").stdout
+    assert csv_out.splitlines()[0].startswith("week,target,mentions,negative,neutral,positive,alerts")
+    assert "2026-W47,ICE,2," in csv_out
+    page = tmp_path / "r.html"
+    assert run("report", "--db", db, "--week", "2026-W47", "--format", "html", "-o", str(page)).exit_code == 0
+    assert "Lucía Ferrer" in page.read_text(encoding="utf-8")
+
+
+def test_bad_options_are_named(db: str) -> None:
+    r = run("report", "--db", db, "--week", "47")
+    assert r.exit_code == 2 and "--week" in r.stderr
+    r = run("run", "-w", WL, "--db", db, "--format", "myspace", str(CORE / "mixed.jsonl"))
+    assert r.exit_code == 2 and "--format" in r.stderr
+
+
+def test_stdin_input(db: str) -> None:
+    r = run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", "--format", "jetstream", "-",
+            input=(CORE / "mixed.jsonl").read_text().splitlines()[1] + "\n")
+    assert r.exit_code == 0 and "Read 1 posts" in r.stdout
