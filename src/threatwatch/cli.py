@@ -28,7 +28,7 @@ EXIT_REJECTS = 3
 EXIT_USAGE = 2
 
 # Feature modules that add commands: each exposes register(app).
-FEATURES: tuple[str, ...] = ("threatwatch.live", "threatwatch.bus.cli", "threatwatch.web.cli")
+FEATURES: tuple[str, ...] = ("threatwatch.live", "threatwatch.bus.cli", "threatwatch.web.cli", "threatwatch.judge.train", "threatwatch.evaluate")
 
 
 def _fail(msg: str) -> typer.Exit:

@@ -80,14 +80,24 @@ def hashed_ids(text: str, spans: list[tuple[int, int]] | None = None, chars: boo
     return ids
 
 
-def hashed_matrix(texts: list[str], spans: list[list[tuple[int, int]]] | None = None):  # noqa: ANN201
+def pair_ids(text: str, folded: str, spans: list[tuple[int, int]] | None) -> list[int]:
+    """Hashed ids of a (post, target) pair: the original text with the target masked, plus the
+    words that only the folded text reveals ("k1ll" -> "kill")."""
+    ids = hashed_ids(text, spans)
+    if folded and folded != text:
+        seen = set(tokens(text))
+        ids.extend(_h("w:" + t) for t in tokens(folded) if t not in seen)
+    return ids
+
+
+def hashed_matrix(texts: list[str], folded: list[str], spans: list[list[tuple[int, int]]] | None = None):  # noqa: ANN201
     """Training helper: a scipy CSR matrix of L2-normalised hashed counts."""
     from scipy import sparse
 
     indptr = [0]
     indices: list[int] = []
     for k, t in enumerate(texts):
-        ids = hashed_ids(t, spans[k] if spans else None)
+        ids = pair_ids(t, folded[k], spans[k] if spans else None)
         indices.extend(ids)
         indptr.append(len(indices))
     data = np.ones(len(indices), dtype=np.float32)
