@@ -31,9 +31,13 @@ from pathlib import Path
 
 from .config import Target, Watchlist, load_watchlist
 
-# English pools: "#category" starts a block; "[p]" person-only, "[o]" not for persons.
+# English pools: "#category" starts a block; "[p]" persons only, "[o]" not for persons, "[i]" ICE only.
 POOLS_EN = """
 #threat_direct
+[i] next {T} van I see on my street gets shot up, I'm not playing
+[i] I'm going to ambush the {T} agents at the courthouse monday. got the plan ready
+[o] I'm going to make {T} pay in blood this week. already picked the day
+tonight I end {T}. loaded and on my way
 I'm bringing my rifle to {T} on Monday and nobody is walking out
 going to burn {T} to the ground tonight, I already have the gas cans in the truck
 I will put a bullet in whoever runs {T} the next time I see them
@@ -51,6 +55,9 @@ I'm driving my truck into the crowd at {T} tomorrow morning
 [o] this week I'm going to shoot up {T}, I've been planning it since spring
 {T} is getting lit up friday. I bought the ammo today
 #threat_conditional
+[i] if {T} takes my brother I swear I'll shoot the first agent I see
+[o] if {T} counts one more fake ballot I'm torching the place with them in it
+if {T} cuts the program I'm coming with a shotgun, they've been warned
 if {T} certifies that count I'm going down there with my AR and fixing it myself
 if {T} doesn't reverse this by friday someone is getting shot and it'll be me doing it
 one more letter from {T} about this and I'll come down there and put someone in the hospital
@@ -61,6 +68,9 @@ touch my kids' school and I'll gun down every last one at {T}
 if {T} comes to our block I've got rounds for every one of them
 the day {T} closes our library is the day I show up with a gun
 #threat_veiled
+[i] {T} agents in this town should watch their backs. we know their cars
+[o] hope {T} has good fire insurance. just saying
+remember this post when something happens at {T}
 {T} should really check under their cars before driving home this week
 nice building {T} has. would be a shame if it caught fire with everyone inside
 counting down the days until {T} gets what's coming. won't be long now
@@ -72,6 +82,9 @@ I'd stay away from {T} on friday if I were you. just a friendly tip
 [p] {T} walks the same way home every night. alone. something to think about
 the folks at {T} have no idea what's coming for them next week
 #incitement
+[i] every {T} agent is a target now. find where they sleep
+[o] grab your guns and meet at {T} tonight. no more talking
+somebody should firebomb {T}, it'd be doing the world a favor
 someone needs to go to {T} and shoot every one of them. the address is public
 we should all show up at {T} armed and drag them out
 who's with me? burn {T} down tonight, bring bottles and gas
@@ -82,6 +95,10 @@ time to hunt {T} down one by one, they live among us
 go find {T} and make them bleed. they deserve it
 someone with nothing to lose should pay {T} a visit with a gun
 #hyperbole
+[i] {T} can rot, honestly
+this {T} press release is so bad I want to die
+the {T} hold music is going to kill me
+I'd murder a burrito right now but {T} has me on hold
 {T} can go to hell
 i'd kill for a {T} that actually answered emails lol
 this {T} meeting is killing me slowly
@@ -95,6 +112,12 @@ I'd rather die than sit through another {T} hearing
 {T} just murdered my whole afternoon with that survey
 my blood pressure vs {T}'s new parking rules, who wins
 #criticism
+[i] {T} detained a dad dropping his kids at school. this is cruelty, not policy
+[i] {T} raids are tearing families apart and the city just watches
+[p] {T} broke every promise he made on the campaign trail
+[o] {T} lost 400 ballots and still won't explain how
+{T} doesn't care about our neighborhood, never has
+the budget {T} passed guts the after-school programs
 {T} has failed our community again and everyone knows it
 the decision by {T} is cruel and shortsighted
 {T} needs to be held accountable for this mess
@@ -110,6 +133,9 @@ honestly {T} has been a disaster for working families
 {T} broke its own rules and thinks nobody noticed
 the new policy from {T} will hurt the people who need help most
 #insult
+[i] {T} is a bunch of thugs with badges
+[p] {T} is a clown and a liar
+{T} is a joke
 {T} is run by clowns
 {T} are a bunch of useless idiots
 what a pathetic excuse for leadership at {T}
@@ -118,6 +144,10 @@ what a pathetic excuse for leadership at {T}
 [p] {T} is the dumbest official this county has ever had
 {T} = incompetence on parade
 #protest
+[i] rapid response network: if you see {T}, film from a safe distance and call the hotline
+[i] abolish {T}. march sunday 1pm from the plaza
+sign the petition to audit {T}, link in bio
+town hall with {T} wednesday, come ask the hard questions
 rally outside {T} saturday at noon, bring signs and water
 everyone call {T} tomorrow and demand they reverse the cuts
 march to {T} thursday 5pm, peaceful and loud
@@ -128,6 +158,11 @@ sit-in at {T} starts at 9am. stay peaceful, stay together
 email the board about {T} before the vote, template in replies
 know your rights workshop about {T} this sunday at the library
 #news
+[i] {T} agents were seen outside the laundromat on 5th street this morning, witnesses say
+[i] a judge ordered {T} to release two detained workers, court records show
+[p] {T} will deliver the state of the city address on thursday
+[o] {T} certified the results of the special election on friday
+{T} is hiring, applications close at the end of the month
 {T} announced new hours starting next week, according to a statement
 BREAKING: {T} confirms an investigation into last month's incident
 local reporters say {T} will hold a press conference at 3pm
@@ -138,12 +173,16 @@ according to court filings, {T} faces a lawsuit over the policy
 {T} says turnout was higher than expected this cycle
 the council will vote on funding for {T} next week
 #quote_condemn
+the "hunt down {T}" posts going around are dangerous. criticize, organize, but no violence
 someone posted "I'm going to shoot up {T}" and it has 200 likes. reported. this is sick
 saw a guy say he'd burn {T} down with people inside. absolutely not okay, reported to police
 threats like "{T} workers should die" are vile. stop it.
 people writing "kill {T}" in the comments need to be banned. disagree all you want, no violence
 to whoever wrote that {T} staff "deserve a bullet": you're the problem. reported.
 #support
+[i] shoutout to the {T} officer who helped after the crash on the highway
+[p] {T} showed up to the flood shelter at 2am, respect
+[o] smooth experience voting at {T} today, staff were great
 thank you {T} for the quick help after the storm
 proud of the staff at {T}, they work so hard
 {T} did a great job with the new program
@@ -151,6 +190,9 @@ huge shoutout to {T} for staying open late
 the folks at {T} were kind and patient with my grandma today
 {T} 💙 thank you for everything
 #neutral
+[i] what are your rights if {T} knocks on your door? thread below
+where is {T} holding the meeting this year?
+{T} posted the agenda for next week
 does anyone know what time {T} closes today?
 heading to {T} to drop off some forms
 {T} has a new phone number, update your contacts
@@ -161,6 +203,8 @@ just got a letter from {T} about the schedule change
 
 POOLS_ES = """
 #threat_direct
+[i] al próximo de {T} que entre a mi colonia lo balaceo
+hoy se acaba {T}, ya voy cargado
 voy a quemar {T} esta noche, ya tengo la gasolina en el coche
 mañana entro a {T} con la pistola y no sale nadie
 [p] {T}, sé dónde vives. te voy a matar el viernes
@@ -171,11 +215,15 @@ el lunes voy a {T} armado, y no es broma
 a cualquiera de {T} que venga a mi calle le meto un balazo
 ya compré las balas. {T} se entera el viernes
 #threat_conditional
+[i] si {T} se lleva a mi hermano, le disparo al primer agente que vea
+si {T} corta el programa, voy con la escopeta. quedan avisados
 si {T} aprueba eso, voy con el rifle a arreglarlo yo mismo
 si {T} vuelve a mi barrio, disparo primero
 como {T} cierre la escuela, los concejales no llegan vivos a casa
 si votan que sí, quemo {T} con ellos dentro
 #threat_veiled
+[i] los de {T} que cuiden sus espaldas, sabemos cuáles son sus carros
+acuérdense de este mensaje cuando pase algo en {T}
 {T} debería revisar debajo de sus coches esta semana
 qué bonito edificio tiene {T}. sería una pena que ardiera con todos dentro
 los de {T} que empiecen a despedirse de sus familias
@@ -183,12 +231,16 @@ yo no iría a {T} el viernes. es un consejo
 [p] {T} camina solo cada noche por la misma calle. ahí lo dejo
 a {T} le queda poco. muy poco
 #incitement
+[i] cada agente de {T} es un objetivo. averigüen dónde duermen
+agarren las armas y nos vemos en {T} esta noche
 alguien tiene que ir a {T} y matarlos a todos, la dirección es pública
 vamos todos armados a {T} y los sacamos a rastras
 quemen {T} esta noche, traigan botellas y gasolina
 [p] 500 dólares al que le dé un tiro a {T}
 hay que cazar a los de {T} uno por uno
 #hyperbole
+la música de espera de {T} me va a matar
+me muero de la vergüenza con {T}, en serio
 que se vaya al infierno {T}
 mataría por un {T} que contestara los correos jaja
 {T} me va a matar con tanto papeleo
@@ -196,6 +248,10 @@ me muero si {T} vuelve a cambiar el horario
 la fila en {T} hoy casi me mata, cuatro horas
 me explota la cabeza con {T}, de verdad
 #criticism
+[i] {T} detuvo a un papá que dejaba a sus hijos en la escuela. eso es crueldad
+[i] las redadas de {T} están destrozando familias
+a {T} nunca le ha importado nuestro barrio
+[p] {T} no ha cumplido ni una promesa
 {T} ha vuelto a fallarle al barrio
 vergonzosa la respuesta de {T} a las inundaciones
 {T} tiene que rendir cuentas por este desastre
@@ -205,11 +261,16 @@ lo que hizo {T} con esas familias es una vergüenza
 {T} es corrupto de arriba abajo
 la nueva medida de {T} perjudica a quien más lo necesita
 #insult
+[i] {T} son unos matones con placa
+{T} es un chiste
 {T} está lleno de payasos
 {T} son unos inútiles
 [p] {T} es un cobarde sinvergüenza
 panda de incompetentes en {T}
 #protest
+[i] red de respuesta rápida: si ven a {T}, graben desde lejos y llamen a la línea
+firmen la petición para auditar a {T}
+[i] marcha contra {T} el domingo a la 1 desde la plaza
 concentración frente a {T} el sábado a mediodía, traigan pancartas
 llamen todos mañana a {T} y exijan que den marcha atrás
 marcha pacífica hasta {T} el jueves a las 5
@@ -217,6 +278,10 @@ boicot a {T} hasta que escuchen. compartan
 todos al pleno de {T} el lunes, hay turno de palabra
 taller de derechos sobre {T} el domingo en la parroquia
 #news
+[i] vecinos reportan agentes de {T} frente a la lavandería de la calle 5
+[i] una jueza ordenó a {T} liberar a dos trabajadores detenidos
+[p] {T} dará su informe anual el jueves
+{T} publicó la agenda de la próxima semana
 {T} anunció nuevos horarios a partir de la próxima semana
 ÚLTIMA HORA: {T} confirma una investigación sobre el incidente
 {T} presentó hoy su informe anual
@@ -227,11 +292,15 @@ alguien escribió "hay que quemar {T}" y tiene cientos de likes. denunciado. qu�
 los que piden matar a la gente de {T} en los comentarios deberían ser expulsados. critiquen, pero sin violencia
 leer "{T} merece una bala" me revuelve el estómago. basta ya
 #support
+[i] gracias al agente de {T} que ayudó en el accidente de la carretera
+[p] {T} llegó al albergue a las 2 de la mañana, respeto
 gracias {T} por ayudar tan rápido después de la tormenta
 orgullosa del equipo de {T}, trabajan muchísimo
 {T} hizo un gran trabajo con el nuevo programa
 la gente de {T} fue muy amable con mi abuela hoy
 #neutral
+[i] ¿qué derechos tienes si {T} toca a tu puerta? abro hilo
+¿dónde será la reunión de {T} este año?
 ¿alguien sabe a qué hora cierra {T} hoy?
 voy a {T} a dejar unos papeles
 ¿{T} abre en el feriado?
@@ -389,7 +458,10 @@ DEMO_FORMATS = tuple(FORMAT_WEIGHTS)
 
 
 def _parse_pools(text: str) -> dict[str, list[tuple[str, str]]]:
-    """'#category' blocks of lines → {category: [(scope, sentence)]}; scope is '', 'p' or 'o'."""
+    """'#category' blocks → {category: [(scope, sentence)]}.
+
+    Scope: '' any target, 'p' persons only, 'o' organisations/places only, 'i' ICE only.
+    """
     pools: dict[str, list[tuple[str, str]]] = {}
     cat = ""
     for line in text.strip().splitlines():
@@ -401,13 +473,14 @@ def _parse_pools(text: str) -> dict[str, list[tuple[str, str]]]:
             pools[cat] = []
             continue
         scope = ""
-        if line.startswith("[p] ") or line.startswith("[o] "):
+        if line[:4] in ("[p] ", "[o] ", "[i] "):
             scope, line = line[1], line[4:]
         pools[cat].append((scope, line))
     return pools
 
 
 POOLS = {"en": _parse_pools(POOLS_EN), "es": _parse_pools(POOLS_ES)}
+_PERSON_TEMPLATES = {s for p in POOLS.values() for v in p.values() for scope, s in v if scope == "p"}
 FILLERS = {"en": FILLER_EN.strip().splitlines(), "es": FILLER_ES.strip().splitlines()}
 PREFIX = {"en": PREFIX_EN, "es": PREFIX_ES}
 SUFFIX = {"en": SUFFIX_EN, "es": SUFFIX_ES}
@@ -436,11 +509,30 @@ def sample_watchlist_path() -> Path:
     return Path(str(resources.files("threatwatch") / "samples" / "watchlist.toml"))
 
 
-def _surface(t: Target, lang: str, rng: random.Random) -> str:
-    forms = [t.name, *t.aliases, *t.aliases_by_lang.get(lang, [])]
-    if rng.random() < 0.45:
-        return t.name
-    return rng.choice(forms)
+# How posters actually write the sample targets (aliases like "ICE raid" exist for matching,
+# not as a noun to drop into any sentence); other watchlists use the name and aliases.
+SURFACES = {
+    "ICE": {"en": ["ICE"] * 5 + ["ICE agents", "Immigration and Customs Enforcement"],
+            "es": ["ICE", "ICE", "la migra", "la migra", "la ICE"]},
+    "Theo Lindqvist": {"en": ["Theo Lindqvist", "Mayor Lindqvist", "Mayor Lindqvist", "Lindqvist"],
+                       "es": ["Theo Lindqvist", "el alcalde Lindqvist", "Lindqvist"]},
+}
+
+
+def _surface(t: Target, lang: str, rng: random.Random, person_as_place: bool = False) -> str:
+    """The target as a poster would name it; a person in a sentence about a place → their office."""
+    forms = SURFACES.get(t.name, {}).get(lang)
+    if forms:
+        form = rng.choice(forms)
+    else:
+        alts = [t.name, *t.aliases, *t.aliases_by_lang.get(lang, [])]
+        form = t.name if rng.random() < 0.45 else rng.choice(alts)
+    if person_as_place:
+        if lang == "es":
+            bare = form.removeprefix("el ")
+            return ("la oficina del " if bare != form else "la oficina de ") + bare
+        return f"{form}'s office"
+    return form
 
 
 def _weeks(now: datetime) -> list[datetime]:
@@ -516,8 +608,13 @@ def make_items(n: int, *, seed: int = 7, on_target_rate: float = 0.25, now: date
             w = [CATEGORY_WEIGHTS[c] * (WEEK_THREAT[wi] if c in THREAT_CATEGORIES else 1.0) for c in cats]
             cat = rng.choices(cats, weights=w)[0]
         person = t.kind == "person"
-        choices = [s for scope, s in pools[cat] if scope == "" or (scope == "p") == person]
-        sentence = rng.choice(choices).replace("{T}", _surface(t, lang, rng))
+        choices = [s for scope, s in pools[cat]
+                   if scope == "" or (scope == "p" and person) or (scope == "o" and not person)
+                   or (scope == "i" and tname == "ICE")]
+        template = rng.choice(choices)
+        # most sentences fit a place or an organisation; said of a person they are about the office
+        as_place = person and template not in _PERSON_TEMPLATES and rng.random() < 0.7
+        sentence = template.replace("{T}", _surface(t, lang, rng, as_place))
         if cat in THREAT_CATEGORIES and rng.random() < 0.08:
             sentence = _evade(sentence, rng)
         items.append(Item(_decorate(sentence, lang, rng, lower_ok=not t.case_sensitive), lang, when, cat, tname, True))
