@@ -1,0 +1,138 @@
+"""Side by side on the same labelled data: the trained judge, VADER (English sentiment) and the
+violent-keyword baseline (threats), plus judging speed (pairs/s batched and one at a time).
+
+    python bench/judge_compare.py --watchlist data/labelled/watchlist.toml \
+        data/labelled/en.csv data/labelled/es.csv /work/shared/data/tweeteval/sentiment.csv
+
+Each DATA file is read like `threatwatch eval` reads it; tasks are chosen from its columns
+(threat if it has `threat`, sentiment if it has `sentiment` or `label`, on_target if it has
+`on_target`). Figures, not pass/fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from threatwatch.config import Watchlist, load_watchlist
+from threatwatch.evaluate import EvalError, evaluate, load_examples
+from threatwatch.judge import load_judge
+from threatwatch.judge.base import JudgeInput, Judgement
+from threatwatch.normalise import detect_lang, fold
+
+
+class VaderJudge:
+    """VADER's compound score as sentiment (the usual thresholds, +-0.05); never alerts."""
+
+    name = "vader"
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.a = SentimentIntensityAnalyzer()
+
+    def judge_batch(self, items: list[JudgeInput]) -> list[Judgement]:
+        out = []
+        for it in items:
+            c = self.a.polarity_scores(it.text)["compound"]
+            s = "positive" if c >= 0.05 else "negative" if c <= -0.05 else "neutral"
+            out.append(Judgement(target=it.target.name if it.target else None, on_target=True, on_target_score=1.0,
+                                 threat="none", threat_score=0.0, subtype=None, sentiment=s,
+                                 sentiment_scores={"negative": 0.0, "neutral": 0.0, "positive": 0.0} | {s: 1.0},
+                                 explanation="VADER compound score"))
+        return out
+
+
+def _tasks(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as f:
+        header = f.readline().strip().split(",") if path.suffix != ".jsonl" else []
+    tasks = []
+    if "threat" in header:
+        tasks.append("threat")
+    if "sentiment" in header or "label" in header:
+        tasks.append("sentiment")
+    if "on_target" in header:
+        tasks.append("on_target")
+    return tasks
+
+
+def speed(watchlist: Watchlist, paths: list[Path], n: int = 2000) -> list[tuple[str, float, float]]:
+    """Pairs/s for each judge: batches of 256, and one pair per call."""
+    ex = []
+    for p in paths:
+        try:
+            ex.extend(load_examples(p, "threat" if "threat" in _tasks(p) else "sentiment", watchlist, None, []))
+        except EvalError:
+            continue
+    ex = (ex * (n // max(1, len(ex)) + 1))[:n]
+    items = []
+    for e in ex:
+        t = watchlist.by_name(e.target) if e.target else None
+        items.append(JudgeInput(text=e.text, folded=fold(e.text), lang=e.lang or detect_lang(e.text), target=t))
+    rows = []
+    for name in ("default", "lexicon"):
+        j = load_judge(name)
+        j.judge_batch(items[:8])  # load weights, warm up
+        t0 = time.perf_counter()
+        for i in range(0, len(items), 256):
+            j.judge_batch(items[i : i + 256])
+        batched = len(items) / (time.perf_counter() - t0)
+        k = min(300, len(items))
+        t0 = time.perf_counter()
+        for it in items[:k]:
+            j.judge_batch([it])
+        single = k / (time.perf_counter() - t0)
+        rows.append((name, batched, single))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", nargs="+", type=Path)
+    ap.add_argument("--watchlist", type=Path, default=Path("data/labelled/watchlist.toml"))
+    ap.add_argument("--split", default=None, help="only rows with this split (e.g. dev)")
+    ap.add_argument("--speed-n", type=int, default=2000)
+    a = ap.parse_args(argv)
+    con = Console()
+    wl = load_watchlist(a.watchlist)
+    vader = VaderJudge()
+    t = Table(title="judges side by side")
+    for c in ("file", "task", "lang", "judge", "n", "macro-recall", "macro-F1", "alert recall", "protected FA"):
+        t.add_column(c)
+    from threatwatch.judge.train import PROTECTED_KINDS
+
+    for p in a.data:
+        for task in _tasks(p):
+            judges = [("default", None), ("lexicon", None)]
+            if task == "sentiment":
+                judges.append(("vader", vader))
+            for name, j in judges:
+                res = evaluate(p, wl, task, name if j is None else "default", a.split, judge=j)
+                for lg, m in res["by_lang"].items():
+                    if name == "vader" and lg not in ("en", "all"):
+                        continue
+                    fa = ""
+                    if "by_kind" in m and task == "threat":
+                        prot = [v for k, v in m["by_kind"].items() if k in PROTECTED_KINDS]
+                        n = sum(v["n"] for v in prot)
+                        fa = f"{sum(v['alerts'] for v in prot) / n:.3f}" if n else ""
+                    ar = m.get("alert_recall")
+                    t.add_row(p.name, task, lg, name, str(m["n"]), f"{m['macro_recall']:.3f}", f"{m['macro_f1']:.3f}",
+                              "" if ar is None else f"{ar:.3f}", fa)
+    con.print(t)
+    s = Table(title=f"judging speed ({a.speed_n} pairs from the files above, 2 cores)")
+    for c in ("judge", "pairs/s batched (256)", "pairs/s one at a time"):
+        s.add_column(c)
+    for name, b, one in speed(wl, a.data, a.speed_n):
+        s.add_row(name, f"{b:,.0f}", f"{one:,.0f}")
+    con.print(s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
