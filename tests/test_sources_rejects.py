@@ -240,3 +240,9 @@ def test_first_ndjson_line_cut_does_not_lose_the_file(tmp_path):
     f.write_bytes(lines[0][:50] + b"\n" + lines[1])
     ps, rj = read(f, "mastodon")
     assert len(ps) == 1 and (one(rj).line, one(rj).reason) == (1, "malformed-json")
+
+
+def test_skip_items_resumes_exactly_on_multi_post_lines():
+    path = str(FIX / "x_pages.ndjson")  # two pages on two lines, four tweets
+    all_ids = [p.id for p in read_file(path)]
+    assert [p.id for p in read_file(path, skip_items=3)] == all_ids[3:]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import sys
@@ -436,12 +437,22 @@ def _read_csv(stream: io.BufferedReader, source: str, start_line: int, mapping: 
 
 
 def read_file(path: str, fmt: str | None = None, *, mapping: ColumnMapping | None = None,
-              start_line: int = 0) -> Iterator[Post | Reject]:
+              start_line: int = 0, skip_items: int = 0) -> Iterator[Post | Reject]:
     """Read one file ("-" = stdin) as `fmt` (sniffed when None) → Posts and Rejects.
 
-    `start_line` resumes after a checkpoint: lines up to and including it are skipped (for
-    whole-document formats, that many yielded records are skipped).
+    Resuming after a checkpoint, two ways: `start_line` skips lines up to and including it
+    without parsing them (for whole-document formats: that many yielded records); `skip_items`
+    drops the first N yielded Posts/Rejects — exact whatever the format, for a checkpoint
+    that counts records (one line may hold many posts, e.g. an X page).
     """
+    items = _read_file(path, fmt, mapping, start_line)
+    if skip_items > 0:
+        items = itertools.islice(items, skip_items, None)
+    return items
+
+
+def _read_file(path: str, fmt: str | None, mapping: ColumnMapping | None,
+               start_line: int) -> Iterator[Post | Reject]:
     source = STDIN_NAME if path == "-" else path
     mapping = mapping or ColumnMapping()
     if fmt is not None and fmt not in FORMATS:
