@@ -363,12 +363,14 @@ def register(app: Any) -> None:
 
     @app.command()
     def watch(
-        watchlist: Annotated[str, typer.Option("--watchlist", "-w", help="Watchlist TOML file.")],
         source: Annotated[list[str], typer.Option(
             "--source", "-s",
             help="jetstream[:URL[,URL...]] | firehose[:URL] | mastodon:INSTANCE[#hashtag|/local] | rss:URL "
                  "(repeatable)")],
+        watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist TOML file.")] = None,
         db: Annotated[str, typer.Option("--db", help="SQLite file path, or postgresql://... URL.")] = "threatwatch.sqlite",
+        bus: Annotated[str | None, typer.Option(
+            "--bus", help="redis://... : publish posts to the bus for `threatwatch worker`s instead of judging here.")] = None,
         judge: Annotated[str, typer.Option(help="Judge model: default | lexicon.")] = "default",
         notify: Annotated[list[str] | None, typer.Option(
             "--notify", help="webhook:URL | smtp://[user@]host[:port]?to=ADDR[&from=ADDR][&starttls=1] (repeatable)")] = None,
@@ -388,7 +390,10 @@ def register(app: Any) -> None:
         from .pipeline import Pipeline
         from .store import open_store
 
-        wl = _watchlist(watchlist)  # type: ignore[arg-type]
+        if bus is None and watchlist is None:
+            raise _fail("--watchlist is required (unless --bus hands posts to workers that have it)")
+        if bus is not None and notify:
+            raise _fail("--notify belongs to the workers when --bus is used (threatwatch worker --notify ...)")
         token = None
         if token_env:
             token = os.environ.get(token_env)
@@ -406,6 +411,17 @@ def register(app: Any) -> None:
                        for s in source]
         except ValueError as e:
             raise _fail(str(e)) from None
+        if bus is not None:
+            from .bus.redis_streams import RedisPublisherSink
+
+            try:
+                sink: Sink = RedisPublisherSink(bus)
+            except Exception as e:
+                raise _fail(f"--bus {bus}: {e}") from None
+            _run_live(LiveRunner(sources, sink, batch_size=batch_size, max_delay=max_delay, queue_size=queue_size),
+                      quiet, f"the bus {bus}")
+            return
+        wl = _watchlist(watchlist)  # type: ignore[arg-type]
         try:
             jd = load_judge(judge)
         except ValueError as e:
@@ -423,23 +439,30 @@ def register(app: Any) -> None:
         pipe = Pipeline(wl, store, jd, batch_size=batch_size, notifiers=notifiers)
         runner = LiveRunner(sources, PipelineSink(pipe), batch_size=batch_size, max_delay=max_delay,
                             queue_size=queue_size)
-        tty = sys.stderr.isatty()
-
-        def show(r: LiveRunner) -> None:
-            if quiet:
-                return
-            line = f"{datetime.now(UTC):%H:%M:%S} {status_line(r)}"
-            sys.stderr.write(("\r\x1b[2K" + line) if tty else line + "\n")
-            sys.stderr.flush()
-
-        async def main() -> LiveStats:
-            stop = asyncio.Event()
-            _install_signals(asyncio.get_running_loop(), stop)
-            return await runner.run(stop, on_status=show, status_every=1.0 if tty else 10.0)
-
-        stats = asyncio.run(main())
+        _run_live(runner, quiet, db)
         store.close()
-        if tty and not quiet:
-            sys.stderr.write("\n")
-        print(f"stopped: {stats.stored:,} posts stored in {stats.batches:,} batches, {stats.alerts} new alerts; "
-              f"checkpoints saved in {db}", file=sys.stderr)
+
+
+
+def _run_live(runner: LiveRunner, quiet: bool, where: str) -> LiveStats:
+    """Run until SIGINT/SIGTERM with a status line on stderr (rewritten in place on a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def show(r: LiveRunner) -> None:
+        if quiet:
+            return
+        line = f"{datetime.now(UTC):%H:%M:%S} {status_line(r)}"
+        sys.stderr.write(("\r\x1b[2K" + line) if tty else line + "\n")
+        sys.stderr.flush()
+
+    async def main() -> LiveStats:
+        stop = asyncio.Event()
+        _install_signals(asyncio.get_running_loop(), stop)
+        return await runner.run(stop, on_status=show, status_every=1.0 if tty else 10.0)
+
+    stats = asyncio.run(main())
+    if tty and not quiet:
+        sys.stderr.write("\n")
+    print(f"stopped: {stats.stored:,} posts handled in {stats.batches:,} batches, {stats.alerts} new alerts; "
+          f"checkpoints saved in {where}", file=sys.stderr)
+    return stats
