@@ -3,8 +3,8 @@
 Why: the set is hand-written by people working in parallel and consumed by training
 while it grows, so every commit must stay a valid, consistent CSV.  This script is the
 second annotator's mechanical check: header, allowed values, targets that exist in the
-watchlist, unique ids, no near-duplicate texts, per-kind minimum counts, and a
-kind x split table to paste into reports.
+watchlist, unique ids, no near-duplicate texts, per-kind minimum counts, probes that do
+not paraphrase main-set rows, and a kind x split table to paste into reports.
 
 Usage:
     python data/labelled/tools/check_es.py [data/labelled/es.csv] [--probes data/probes/es_probes.csv]
@@ -37,6 +37,7 @@ SPLITS = {"train", "dev"}
 MIN_PER_NONE_KIND = 60
 MIN_ROWS = 1650
 NEAR_DUP_JACCARD = 0.85
+PROBE_LEAK_JACCARD = 0.55
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -183,6 +184,24 @@ def check_probes(path: Path, targets: set[str], errors: list[str]) -> list[dict[
     return rows
 
 
+def check_leakage(probes: list[dict[str, str]], main_rows: list[dict[str, str]], path: Path, errors: list[str]) -> None:
+    """Probes are dev-only: a probe that paraphrases a main-set row would measure memory, not behaviour."""
+    main_toks = [(r, set(normalise(r["text"]).split())) for r in main_rows]
+    for p in probes:
+        a = set(normalise(p["text"]).split())
+        if not a:
+            continue
+        best_j, best_r = 0.0, None
+        for r, b in main_toks:
+            j = len(a & b) / len(a | b) if b else 0.0
+            if j > best_j:
+                best_j, best_r = j, r
+        if best_r is not None and best_j >= PROBE_LEAK_JACCARD:
+            errors.append(
+                f"{path}:{p['_line']}: text: too close to main-set row {best_r['id']} (token Jaccard {best_j:.2f})"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run all checks, print the count table, return a process exit status."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -216,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.probes:
         p = Path(args.probes)
         prow = check_probes(p, targets, errors)
+        check_leakage(prow, rows, p, errors)
         print(f"\n== {p}")
         pk = Counter(("threat" if r["threat"] != "none" else r["kind"], r["dialect"]) for r in prow)
         for (k, d), n in sorted(pk.items()):
