@@ -218,6 +218,7 @@ def m_latency(a: dict[str, Any]) -> dict[str, Any]:
     store = None
     if a["floor"]:
         pipe = Pipeline(wl, None, NullJudge())
+        pipe.match(warm)  # warm-up (lazy loads: language model, prefilter), not timed
     else:
         db = Path(a["db"])
         for suffix in ("", "-wal", "-shm"):

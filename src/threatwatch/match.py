@@ -10,13 +10,14 @@ model then makes the final call.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 
 import hyperscan
 import msgspec
 
 from .config import Target, Watchlist
-from .normalise import fold, fold_with_map
+from .normalise import fold, fold_many, fold_with_map
 
 # Accent-insensitive letters, so "Lucia" finds "Lucía" and "Energia" finds "Energía".
 _VARIANTS = {
@@ -75,7 +76,9 @@ class Matcher:
                 src = _alias_regex(falias)
                 acronym = t.case_sensitive and _is_acronym(falias)
                 checks.append((re.compile(r"(?<!\w)" + src + r"(?!\w)", re.IGNORECASE), acronym))
-                exprs.append(src.encode("utf-8"))
+                # bounded like the check above, but with ASCII word characters only: a superset
+                # of it (fewer false candidates: "ICE" no longer flags "price" or "nice")
+                exprs.append(b"(?:^|[^A-Za-z0-9_])" + src.encode("utf-8") + b"(?:[^A-Za-z0-9_]|$)")
                 ids.append(ti)
             self._verify.append(checks)
             t_ctx_neg = [fold(w).casefold() for w in t.negative_context]
@@ -86,6 +89,13 @@ class Matcher:
         if exprs:
             flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs)
             self._db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+        # the same patterns reporting every match, to scan a whole batch joined by NUL bytes
+        # (no alias pattern can match NUL, so no match spans two posts)
+        self._batch_db: hyperscan.Database | None = None
+        if exprs and not any(b"\x00" in e for e in exprs):
+            self._batch_db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._batch_db.compile(expressions=exprs, ids=ids, elements=len(exprs),
+                                   flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8] * len(exprs))
         self._empty = not exprs
 
     def candidates(self, folded: str) -> set[int]:
@@ -100,11 +110,64 @@ class Matcher:
         self._db.scan(folded.encode("utf-8", "surrogatepass"), match_event_handler=on_match)
         return hits
 
-    def find(self, text: str, folded: str | None = None) -> list[Mention]:
-        """Targets mentioned in `text`, with spans in the original text."""
+    def candidates_many(self, folded: Sequence[str]) -> list[set[int]]:
+        """`[candidates(f) for f in folded]` with one hyperscan scan for the whole batch."""
+        if self._empty or not folded:
+            return [set() for _ in folded]
+        if self._batch_db is None:
+            return [self.candidates(f) for f in folded]
+        try:
+            buf = "\x00".join(folded).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate is not UTF-8: scan each post alone
+            return [self.candidates(f) for f in folded]
+        hits = self._scan_batch(buf, folded)
+        return [hits.get(i) or set() for i in range(len(folded))]
+
+    def _scan_batch(self, buf: bytes, folded: Sequence[str]) -> dict[int, set[int]]:
+        """{post index: target indices} for the posts of `buf` (folded texts joined by NUL)."""
+        starts: list[int] = []
+        pos = 0
+        for f in folded:
+            starts.append(pos)
+            pos += (len(f) if f.isascii() else len(f.encode("utf-8"))) + 1
+        hits: dict[int, set[int]] = {}
+
+        def on_match(idx: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            k = bisect_right(starts, to - 1) - 1  # the match's last byte is in post k (or its NUL)
+            if k in hits:
+                hits[k].add(idx)
+            else:
+                hits[k] = {idx}
+
+        assert self._batch_db is not None
+        self._batch_db.scan(buf, match_event_handler=on_match)
+        return hits
+
+    def find_many(self, texts: Sequence[str], folded: Sequence[str] | None = None) -> list[list[Mention]]:
+        """`[find(t) for t in texts]`, batched: folding and the prefilter scan run once per batch;
+        only the few posts the prefilter flags are verified one by one."""
         if folded is None:
-            folded = fold(text)
-        cand = self.candidates(folded)
+            folded = fold_many(texts)
+        out: list[list[Mention]] = [[] for _ in texts]
+        if self._empty or self._batch_db is None:
+            for i, f in enumerate(folded):
+                out[i] = self.find(texts[i], f)
+            return out
+        try:
+            buf = "\x00".join(folded).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate is not UTF-8: scan each post alone
+            return [self.find(t, f) for t, f in zip(texts, folded, strict=True)]
+        for i, cand in self._scan_batch(buf, folded).items():
+            out[i] = self.find(texts[i], folded[i], cand)
+        return out
+
+    def find(self, text: str, folded: str | None = None, cand: set[int] | None = None) -> list[Mention]:
+        """Targets mentioned in `text`, with spans in the original text. `cand`: the prefilter's
+        answer for this text when already known (see `find_many`)."""
+        if cand is None:
+            if folded is None:
+                folded = fold(text)
+            cand = self.candidates(folded)
         if not cand:
             return []
         ftext, pos = fold_with_map(text)
@@ -164,4 +227,4 @@ def _acronym_case_ok(original_span: str) -> bool:
 
 def match_all(matcher: Matcher, texts: Iterable[str]) -> list[list[Mention]]:
     """Batch form of `Matcher.find`."""
-    return [matcher.find(t) for t in texts]
+    return matcher.find_many(list(texts))

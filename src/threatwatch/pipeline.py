@@ -17,7 +17,7 @@ from .alerts import Notifier, should_alert
 from .config import Watchlist
 from .judge import Judge, JudgeInput, Judgement, load_judge
 from .match import Matcher, Mention
-from .normalise import detect_lang, fold
+from .normalise import detect_lang, fold, fold_many
 from .post import Post, Reject
 from .store.sql import BatchResult, SQLStore
 
@@ -63,25 +63,30 @@ class Pipeline:
         self.batch_size = batch_size
         self.notifiers = list(notifiers)
         self._targets = {t.name: t for t in watchlist.targets}
+        self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
         if store is not None:
             store.register_targets(self._targets)
 
     # -- stages -------------------------------------------------------------------------------
     def match(self, posts: Sequence[Post]) -> list[tuple[Post, Mention]]:
-        """Normalise and match: (post, mention) for every target a post names."""
+        """Normalise and match: (post, mention) for every target a post names. The whole batch
+        is folded and prefiltered at once (see `fold_many`, `Matcher.find_many`)."""
         pairs: list[tuple[Post, Mention]] = []
-        find = self.matcher.find
-        for post in posts:
-            mentions = find(post.text, fold(post.text))
+        texts = [p.text for p in posts]
+        folded = fold_many(texts)
+        self._folded = {}
+        for post, f, mentions in zip(posts, folded, self.matcher.find_many(texts, folded), strict=True):
             if mentions:
                 post.lang = detect_lang(post.text, post.lang)
                 pairs.extend((post, m) for m in mentions)
+                self._folded[post.text] = f
         return pairs
 
     def judge_pairs(self, pairs: Sequence[tuple[Post, Mention]]) -> list[Judgement]:
+        known = self._folded
         inputs = [
-            JudgeInput(text=p.text, folded=fold(p.text), lang=p.lang, target=self._targets[m.target],
-                       mention_spans=list(m.spans))
+            JudgeInput(text=p.text, folded=known.get(p.text) or fold(p.text), lang=p.lang,
+                       target=self._targets[m.target], mention_spans=list(m.spans))
             for p, m in pairs
         ]
         return self.judge.judge_batch(inputs) if inputs else []
