@@ -175,7 +175,8 @@ def register(app: typer.Typer) -> None:
         store.close()
         typer.echo(f"worker {w.consumer}: {st.messages:,} entries in {st.batches:,} batches, {st.posts:,} posts, "
                    f"{st.counted:,} newly counted, {st.already_counted:,} already counted, {st.alerts:,} alerts, "
-                   f"{st.claimed:,} claimed, {st.dead_lettered:,} dead-lettered", err=True)
+                   f"{st.claimed:,} claimed, {st.dead_lettered:,} dead-lettered; busy {st.seconds:.2f}s "
+                   f"(store {st.store_seconds:.2f}s, wait for input {st.idle_seconds:.2f}s)", err=True)
 
     @app.command("bus-status")
     def bus_status_cmd(bus: BusOpt, stream: StreamOpt = "threatwatch:posts") -> None:

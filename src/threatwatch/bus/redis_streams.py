@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -207,8 +207,8 @@ class WorkerStats:
     trimmed: int = 0
     failures: int = 0
     seconds: float = 0.0
-    store_seconds: float = 0.0
-    per_stage: dict[str, float] = field(default_factory=dict)
+    store_seconds: float = 0.0  # inside the store's batch transaction
+    idle_seconds: float = 0.0  # blocked on the bus waiting for entries
 
 
 class _TimedStore:
@@ -393,7 +393,10 @@ class Worker:
         if msgs:
             deliveries = self._deliveries([i for i, _ in msgs])
         else:
+            t_read = time.perf_counter()
             msgs = self._read(self.block_ms if block_ms is None else block_ms)
+            if not msgs:
+                self.stats.idle_seconds += time.perf_counter() - t_read
         if not msgs:
             return 0
         t0 = time.perf_counter()

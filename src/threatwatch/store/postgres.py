@@ -113,6 +113,42 @@ class PostgresStore(SQLStore):
                 self.conn.commit()
             return version
 
+    def _count(self, counted: Sequence[Any]) -> tuple[int, int]:
+        """Set-based version of SQLStore._count: one INSERT for all `seen` keys (RETURNING the
+        new ones) and one upsert for all aggregate cells, both fed in sorted key order, instead
+        of a round trip per row. Same result: a key met twice (in the batch or already stored)
+        is counted once."""
+        keyed = self._keyed(counted)
+        if not keyed:
+            return 0, 0
+        rows = self.conn.execute(
+            "INSERT INTO seen (key, hour) SELECT k, h FROM unnest(%s::text[], %s::text[]) AS t(k, h) "
+            "ORDER BY k ON CONFLICT (key) DO NOTHING RETURNING key",
+            ([r[0] for r in keyed], [r[1] for r in keyed]),
+        ).fetchall()
+        fresh = {r[0] for r in rows}
+        incr: dict[tuple[str, str, str, str, str], int] = {}
+        for key, _hour, k in keyed:
+            if key in fresh:
+                fresh.discard(key)  # a key twice in one batch counts once
+                incr[k] = incr.get(k, 0) + 1
+        new = sum(incr.values())
+        self._bump(incr)
+        return new, len(keyed) - new
+
+    def _bump(self, incr: dict[tuple[str, str, str, str, str], int]) -> None:
+        if not incr:
+            return
+        keys = sorted(incr)
+        cols = list(zip(*keys, strict=True))
+        self.conn.execute(
+            "INSERT INTO agg (target, hour, sentiment, lang, platform, n) "
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::int[]) "
+            "ORDER BY 1, 2, 3, 4, 5 "
+            "ON CONFLICT (target, hour, sentiment, lang, platform) DO UPDATE SET n = agg.n + excluded.n",
+            (*(list(c) for c in cols), [incr[k] for k in keys]),
+        )
+
     def lock_alert_group(self, target: str, text_hash: str) -> None:
         """Serialise alert de-duplication per (target, text hash) across workers, so exactly one
         of several concurrent copies of a text becomes the 'first' alert, the rest duplicates."""

@@ -224,27 +224,7 @@ class SQLStore:
         with self.lock:
             try:
                 c = self.conn
-                ins_seen = self.q("INSERT INTO seen (key, hour) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
-                up_agg = self.q(
-                    "INSERT INTO agg (target, hour, sentiment, lang, platform, n) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (target, hour, sentiment, lang, platform) DO UPDATE SET n = agg.n + excluded.n"
-                )
-                # Rows are locked in sorted key order (seen, then agg, then alert groups), so
-                # concurrent writers (PostgreSQL workers) cannot deadlock on each other.
-                keyed = sorted(((seen_key(post.id, j.target or ""), post, j) for post, j in counted),
-                               key=lambda kpj: kpj[0])
-                incr: dict[tuple[str, str, str, str, str], int] = {}
-                for key, post, j in keyed:
-                    hour = hour_bucket(post.created_at)
-                    cur = c.execute(ins_seen, (key, hour))
-                    if cur.rowcount == 1:
-                        k = (j.target or "", hour, j.sentiment, post.lang or "und", post.platform)
-                        incr[k] = incr.get(k, 0) + 1
-                        res.counted += 1
-                    else:
-                        res.duplicates += 1
-                for k in sorted(incr):
-                    c.execute(up_agg, (*k, incr[k]))
+                res.counted, res.duplicates = self._count(counted)
                 for group in sorted({(j.target or "", text_hash(post.text)) for post, j in alerts}):
                     self.lock_alert_group(*group)
                 for post, j in alerts:
@@ -272,6 +252,45 @@ class SQLStore:
                 self.conn.rollback()
                 raise
         return res
+
+    def _count(self, counted: Sequence[tuple[Post, Judgement]]) -> tuple[int, int]:
+        """Mark (post, target) pairs seen and bump the aggregates of the new ones, inside the
+        caller's transaction. Returns (newly counted, already counted).
+
+        Rows are locked in sorted key order (seen, then agg, then alert groups), so concurrent
+        writers (PostgreSQL workers) cannot deadlock on each other."""
+        c = self.conn
+        ins_seen = self.q("INSERT INTO seen (key, hour) VALUES (?, ?) ON CONFLICT (key) DO NOTHING")
+        new, dups = 0, 0
+        incr: dict[tuple[str, str, str, str, str], int] = {}
+        for key, hour, k in self._keyed(counted):
+            cur = c.execute(ins_seen, (key, hour))
+            if cur.rowcount == 1:
+                incr[k] = incr.get(k, 0) + 1
+                new += 1
+            else:
+                dups += 1
+        self._bump(incr)
+        return new, dups
+
+    @staticmethod
+    def _keyed(counted: Sequence[tuple[Post, Judgement]]) -> list[tuple[str, str, tuple[str, str, str, str, str]]]:
+        """(seen key, hour, aggregate key) per pair, sorted by seen key."""
+        out = []
+        for post, j in counted:
+            hour = hour_bucket(post.created_at)
+            out.append((seen_key(post.id, j.target or ""), hour,
+                        (j.target or "", hour, j.sentiment, post.lang or "und", post.platform)))
+        out.sort(key=lambda r: r[0])
+        return out
+
+    def _bump(self, incr: dict[tuple[str, str, str, str, str], int]) -> None:
+        up_agg = self.q(
+            "INSERT INTO agg (target, hour, sentiment, lang, platform, n) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (target, hour, sentiment, lang, platform) DO UPDATE SET n = agg.n + excluded.n"
+        )
+        for k in sorted(incr):
+            self.conn.execute(up_agg, (*k, incr[k]))
 
     def _insert_alert(self, post: Post, j: Judgement, raised: str, judge_name: str) -> int | None:
         th = text_hash(post.text)
