@@ -5,6 +5,7 @@ logins, views, decisions and exports land in the audit log."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,12 +24,43 @@ PASSWORDS = {"vera": "viewer-pass-123", "rita": "reviewer-pass-123", "adam": "ad
 ROLES = {"vera": "viewer", "rita": "reviewer", "adam": "admin"}
 
 
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real argon2id, with light parameters so the suite stays quick on two cores."""
+    from argon2 import PasswordHasher
+
+    from threatwatch.web import accounts
+
+    monkeypatch.setattr(accounts, "_ph", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One seeded store with three accounts, copied for each test (seeding once is faster)."""
+    from argon2 import PasswordHasher
+
+    from threatwatch.web import accounts
+
+    saved = accounts._ph
+    accounts._ph = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        path = tmp_path_factory.mktemp("tpl") / "desk.sqlite"
+        st = open_store(str(path))
+        seed(st)
+        for name, pw in PASSWORDS.items():
+            add_user(st, name, ROLES[name], pw)
+        st.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        st.close()
+    finally:
+        accounts._ph = saved
+    return path
+
+
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[SQLStore]:
-    st = open_store(str(tmp_path / "desk.sqlite"))
-    seed(st)
-    for name, pw in PASSWORDS.items():
-        add_user(st, name, ROLES[name], pw)
+def store(tmp_path: Path, template_db: Path) -> Iterator[SQLStore]:
+    dst = tmp_path / "desk.sqlite"
+    shutil.copy(template_db, dst)
+    st = open_store(str(dst))
     yield st
     st.close()
 
