@@ -56,7 +56,7 @@ class FirehoseSource:
     """A resumable subscribeRepos subscription yielding new posts."""
 
     def __init__(self, urls: Sequence[str] = (DEFAULT_URL,), *, backoff: Backoff | None = None,
-                 open_timeout: float = 10.0, idle_timeout: float = 60.0, name: str | None = None,
+                 open_timeout: float = 10.0, name: str | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         if not urls:
             raise ValueError("FirehoseSource needs at least one relay URL")
@@ -67,7 +67,6 @@ class FirehoseSource:
         self.name = name or f"firehose:{self.urls[0]}"
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
-        self.idle_timeout = idle_timeout
         self.reconnects = 0
         self.frames = 0
         self.host = self.urls[0]
@@ -125,8 +124,9 @@ class FirehoseSource:
                 async with websockets.connect(subscribe_url(self.host, cursor), open_timeout=self.open_timeout,
                                               max_size=2 ** 24, ping_interval=20, ping_timeout=20,
                                               close_timeout=2, compression=None) as ws:
-                    while True:
-                        msg = await asyncio.wait_for(ws.recv(), self.idle_timeout)
+                    # dead peers are detected by websocket pings (20 s), not by a per-message
+                    # timeout: that would also fire while we wait on backpressure
+                    async for msg in ws:
                         self.frames += 1
                         if not got_any:
                             got_any = True
@@ -159,6 +159,7 @@ class FirehoseSource:
                             yield None, pos
                         for k, item in enumerate(items):
                             yield item, pos if k == len(items) - 1 else None
+                    self.log(f"{self.name}: {self.host} closed the stream")
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as e:

@@ -75,7 +75,7 @@ class JetstreamSource:
     def __init__(self, urls: Sequence[str] = (DEFAULT_URL,), *, wanted_dids: Sequence[str] = (),
                  collections: Sequence[str] = (POST_COLLECTION,), zstd_dict: bytes | None = None,
                  rewind_s: float = 5.0, backoff: Backoff | None = None, open_timeout: float = 10.0,
-                 idle_timeout: float = 60.0, name: str | None = None,
+                 name: str | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         if not urls:
             raise ValueError("JetstreamSource needs at least one URL")
@@ -89,7 +89,6 @@ class JetstreamSource:
         self.rewind_us = int(rewind_s * 1_000_000)
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
-        self.idle_timeout = idle_timeout  # no message for this long = a dead connection
         self.reconnects = 0
         self.frames = 0
         self.host = self.urls[0]
@@ -151,8 +150,9 @@ class JetstreamSource:
                 async with websockets.connect(url, open_timeout=self.open_timeout, max_size=2 ** 23,
                                               ping_interval=20, ping_timeout=20, close_timeout=2,
                                               compression=None) as ws:
-                    while True:
-                        msg = await asyncio.wait_for(ws.recv(), self.idle_timeout)
+                    # dead peers are detected by websocket pings (20 s), not by a per-message
+                    # timeout: that would also fire while we wait on backpressure
+                    async for msg in ws:
                         if not got_any:
                             got_any = True
                             self.backoff.reset()
@@ -170,6 +170,7 @@ class JetstreamSource:
                         if isinstance(res, Reject):
                             res.detail = f"{res.detail} (frame {self.frames}, time_us {t})"
                         yield res, pos
+                    self.log(f"{self.name}: {self.host} closed the stream")
             except asyncio.CancelledError:
                 raise
             except (OSError, TimeoutError, websockets.exceptions.WebSocketException) as e:
