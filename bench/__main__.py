@@ -36,10 +36,11 @@ TARGETS = {"e2e_rate": 6000.0, "e2e_ratio": 0.5, "judge_rate": 1000.0, "p99_40":
 console = Console(width=max(150, Console().width))
 
 
-def run_child(name: str, args: dict[str, Any], timeout: float = 7200) -> dict[str, Any]:
-    """Run one measurement in a fresh interpreter; returns its JSON result."""
+def run_child(name: str, args: dict[str, Any], timeout: float = 7200, src: str | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter; returns its JSON result. `src`: import
+    threatwatch from this source tree instead (to compare a branch or an older commit)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), src or str(ROOT / "src"), env.get("PYTHONPATH", "")) if p)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "bench.pipeline_bench", name, json.dumps(args)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout)
@@ -94,9 +95,11 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
 
     def step(key: str, name: str, args: dict[str, Any]) -> dict[str, Any]:
         console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {key} …")
-        r = run_child(name, {**base, **args})
+        r = run_child(name, {**base, **args}, src=None if name == "generate" else opts.src)
         res[key] = r
         return r
+
+    res["load_before"] = os.getloadavg()
 
     try:
         g = step("generate", "generate", {"n": opts.posts, "on_target": opts.on_target, "seed": opts.seed})
@@ -110,6 +113,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
                   "db": str(tmp / f"latency-{rate}.sqlite")}
             step(f"latency_floor_{rate}", "latency", {**la, "floor": True})
             step(f"latency_{rate}", "latency", {**la, "floor": False})
+        res["load_after"] = os.getloadavg()
     finally:
         if not opts.keep:
             for f in tmp.iterdir():
@@ -118,47 +122,58 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-def rows(res: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
-    """(measurement, figure, ratio to floor, peak RSS, target) rows for the table and the file."""
+Row = tuple[str, str, str, str, str, str]
+COLUMNS = ("measurement", "figure", "÷ floor", "per CPU-second (÷ floor)", "peak RSS (÷ floor)", "target")
+
+
+def rows(res: dict[str, Any]) -> list[Row]:
+    """(measurement, figure, ratio to floor, CPU rate, peak RSS, target) rows for table and file."""
     fl = res["floor"]
-    fr, frss = fl["rate"], fl["peak_rss_mb"]
-    out: list[tuple[str, str, str, str, str]] = []
+    fr, frss, fcpu = fl["rate"], fl["peak_rss_mb"], fl.get("cpu_rate")
+    out: list[Row] = []
 
     def rss(r: dict[str, Any]) -> str:
-        return f"{r['peak_rss_mb']:,.0f} MiB ({r['peak_rss_mb'] / frss:.2f}×)"
+        kids = r.get("children_peak_rss_mb") or 0.0
+        extra = f" + helper {kids:,.0f} MiB" if kids > 1 else ""
+        return f"{r['peak_rss_mb']:,.0f} MiB ({r['peak_rss_mb'] / frss:.2f}×){extra}"
+
+    def cpu(v: float | None) -> str:
+        return f"{v:,.0f} ({_ratio(v, fcpu)})" if v else "—"
 
     p = res["parse"]
-    out.append(("read + parse (reference)", f"{p['rate']:,.0f} posts/s", _ratio(p["rate"], fr), rss(p), ""))
-    out.append(("**floor**: read + parse + normalise + match", f"{fr:,.0f} posts/s", "1.00×", rss(fl), ""))
+    out.append(("read + parse (reference)", f"{p['rate']:,.0f} posts/s", _ratio(p["rate"], fr), cpu(p.get("cpu_rate")),
+                rss(p), ""))
+    out.append(("**floor**: read + parse + normalise + match", f"{fr:,.0f} posts/s", "1.00×", cpu(fcpu), rss(fl), ""))
     e = res["e2e"]
     out.append((f"end to end ({e['posts']:,} posts, {e['mentions']:,} mentions, {e['alerts']:,} alerts)",
-                f"{e['rate']:,.0f} posts/s", _ratio(e["rate"], fr), rss(e), "≥ 6,000/s, ≥ 0.50×"))
+                f"{e['rate']:,.0f} posts/s", _ratio(e["rate"], fr), cpu(e.get("cpu_rate")), rss(e),
+                "≥ 6,000/s, ≥ 0.50×"))
     j = res["judge"]
     out.append((f"judge `{j['judge']}` alone, batches of {j['batch']} ({j['pairs']:,} on-target pairs)",
-                f"{j['batched_rate']:,.0f} posts/s", _ratio(j["batched_rate"], fr), rss(j), "≥ 1,000/s"))
+                f"{j['batched_rate']:,.0f} posts/s", _ratio(j["batched_rate"], fr), cpu(j.get("batched_cpu_rate")),
+                rss(j), "≥ 1,000/s"))
     out.append((f"judge `{j['judge']}` alone, one at a time ({j['single_n']:,})",
-                _fmt(j["single_rate"], " posts/s"), _ratio(j["single_rate"], fr), "", ""))
+                _fmt(j["single_rate"], " posts/s"), _ratio(j["single_rate"], fr), "", "", ""))
     for rate in (40, 4000):
         la, lf = res[f"latency_{rate}"], res[f"latency_floor_{rate}"]
         tgt = "p99 < 0.5 s" if rate == 40 else ""
         out.append((f"latency at {rate:,}/s, arrival → alert stored, p50 / p99 ({la['alerts']} alerts)",
                     f"{_fmt(la['alert_p50'], ' s', 3)} / {_fmt(la['alert_p99'], ' s', 3)}",
                     f"{_ratio(la['alert_p50'], lf['post_p50'])} / {_ratio(la['alert_p99'], lf['post_p99'])}",
-                    rss(la), tgt))
+                    "", rss(la), tgt))
         out.append((f"latency at {rate:,}/s, arrival → batch stored, every post, p50 / p99 ({la['posts']:,} posts, "
                     f"achieved {la['achieved_rate']:,.0f}/s)",
                     f"{_fmt(la['post_p50'], ' s', 3)} / {_fmt(la['post_p99'], ' s', 3)}",
-                    f"{_ratio(la['post_p50'], lf['post_p50'])} / {_ratio(la['post_p99'], lf['post_p99'])}", "", ""))
+                    f"{_ratio(la['post_p50'], lf['post_p50'])} / {_ratio(la['post_p99'], lf['post_p99'])}", "", "", ""))
         out.append((f"latency floor at {rate:,}/s: same feed, match only, p50 / p99",
-                    f"{_fmt(lf['post_p50'], ' s', 3)} / {_fmt(lf['post_p99'], ' s', 3)}", "1.00×", rss(lf), ""))
+                    f"{_fmt(lf['post_p50'], ' s', 3)} / {_fmt(lf['post_p99'], ' s', 3)}", "1.00×", "", rss(lf), ""))
     return out
 
 
 def print_table(res: dict[str, Any], title: str) -> None:
     t = Table(title=title, title_justify="left")
-    for col, just in (("measurement", "left"), ("figure", "right"), ("÷ floor", "right"), ("peak RSS (÷ floor)", "right"),
-                      ("target", "left")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for col in COLUMNS:
+        t.add_column(col, justify="left" if col in ("measurement", "target") else "right")
     for r in rows(res):
         t.add_row(r[0].replace("**", ""), *r[1:])
     console.print(t)
@@ -173,14 +188,17 @@ def markdown(res: dict[str, Any], opts: argparse.Namespace, argv: list[str]) -> 
         f"## {now} — {opts.posts:,} posts, {opts.on_target:.0%} on-target, judge `{e['judge']}`",
         "",
         f"- command: `{' '.join(['python -m bench', *argv])}`",
-        f"- commit {commit or '?'}{dirty}; Python {platform.python_version()}; {os.cpu_count()} cores ({_cpu()})",
+        f"- {'source tree ' + opts.src + '; ' if opts.src else ''}commit {commit or '?'}{dirty}; Python {platform.python_version()}; {os.cpu_count()} cores ({_cpu()})",
         f"- watchlist `{os.path.relpath(res['watchlist'], ROOT)}`; batch size {opts.batch_size}; "
         f"judge load {e['judge_load_s']:.1f}s (not timed); e2e SQLite file {_fmt(e.get('db_mb'), ' MiB', 1)}",
         f"- latency feed: open loop (post i arrives at i/rate), flush at {opts.max_batch} posts or 200 ms; "
         "floor ratio for latency = same feed with match only",
         "",
-        "| measurement | figure | ÷ floor | peak RSS (÷ floor) | target |",
-        "|---|--:|--:|--:|---|",
+        f"- load average (1 min) before / after: {res['load_before'][0]:.1f} / {res['load_after'][0]:.1f} "
+        "(other work on the machine slows wall-clock figures; per-CPU-second figures are steadier)",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|---|--:|--:|--:|--:|---|",
     ]
     lines += [f"| {' | '.join(r)} |" for r in rows(res)]
     lines += ["", f"<details><summary>raw results</summary>\n\n```json\n{json.dumps(_raw(res), indent=1)}\n```\n</details>", ""]
@@ -231,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
     ap.add_argument("--keep", action="store_true", help="keep the generated file and databases")
     ap.add_argument("--tmp", default=None, help="directory for the generated file (default: system temp)")
+    ap.add_argument("--src", default=None, help="import threatwatch from this source tree (e.g. an older checkout's src/)")
     opts = ap.parse_args(argv)
     if opts.quick and opts.posts == 1_000_000:
         opts.posts = 100_000

@@ -31,6 +31,13 @@ import msgspec
 GENERATOR_ENV = "THREATWATCH_BENCH_GENERATOR"  # "module:function", to bench another generator
 
 
+def children_peak_rss_mb() -> float:
+    """Largest peak RSS of any finished child process (helpers a measurement started), MiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process (VmHWM), in MiB."""
     try:
@@ -42,6 +49,15 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: on a busy machine, posts per
+    CPU-second is steadier than posts per wall-second."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -101,15 +117,16 @@ def m_generate(a: dict[str, Any]) -> dict[str, Any]:
 def m_parse(a: dict[str, Any]) -> dict[str, Any]:
     from threatwatch.post import Reject
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     posts = rejects = 0
     for it in _posts(a["path"]):
         if isinstance(it, Reject):
             rejects += 1
         else:
             posts += 1
-    sec = time.perf_counter() - t0
-    return {"posts": posts, "rejects": rejects, "seconds": sec, "rate": posts / sec}
+    sec, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"posts": posts, "rejects": rejects, "seconds": sec, "rate": posts / sec, "cpu_s": cpu,
+            "cpu_rate": posts / cpu}
 
 
 def m_floor(a: dict[str, Any]) -> dict[str, Any]:
@@ -118,14 +135,15 @@ def m_floor(a: dict[str, Any]) -> dict[str, Any]:
     from threatwatch.post import Post
 
     pipe = Pipeline(_watchlist(a["watchlist"]), None, NullJudge(), batch_size=a["batch_size"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     posts = pairs = 0
     for batch in batched(_posts(a["path"]), a["batch_size"]):
         ps = [p for p in batch if isinstance(p, Post)]
         posts += len(ps)
         pairs += len(pipe.match(ps))
-    sec = time.perf_counter() - t0
-    return {"posts": posts, "mentions": pairs, "seconds": sec, "rate": posts / sec}
+    sec, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+    return {"posts": posts, "mentions": pairs, "seconds": sec, "rate": posts / sec, "cpu_s": cpu,
+            "cpu_rate": posts / cpu}
 
 
 def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
@@ -142,13 +160,14 @@ def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
     load_s = time.perf_counter() - t_load
     store = open_store(str(db))
     pipe = Pipeline(_watchlist(a["watchlist"]), store, judge, batch_size=a["batch_size"])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     st = pipe.run(_posts(a["path"]))
-    sec = time.perf_counter() - t0
+    sec, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     n_alerts = store.query("SELECT COUNT(*) FROM alerts")[0][0]
     store.close()
     return {"posts": st.read, "rejects": st.rejected_total, "mentions": st.mentions, "on_target": st.on_target,
             "alerts": st.alerts, "alerts_in_store": n_alerts, "seconds": sec, "rate": st.read / sec,
+            "cpu_s": cpu, "cpu_rate": st.read / cpu, "children_peak_rss_mb": children_peak_rss_mb(),
             "judge": getattr(judge, "name", a["judge"]), "judge_load_s": load_s,
             "db_mb": db.stat().st_size / 2**20 if db.exists() else None}
 
@@ -182,17 +201,18 @@ def m_judge(a: dict[str, Any]) -> dict[str, Any]:
     judge.judge_batch(inputs[:8])  # warm-up: lazy loads (VADER, embeddings) are not judging
     load_s = time.perf_counter() - t_load
     bs = a["judge_batch"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     out = 0
     for i in range(0, len(inputs), bs):
         out += len(judge.judge_batch(inputs[i : i + bs]))
-    batched_s = time.perf_counter() - t0
+    batched_s, batched_cpu = time.perf_counter() - t0, cpu_seconds() - c0
     single = inputs[: a["single"]]
     t0 = time.perf_counter()
     for it in single:
         judge.judge_batch([it])
     single_s = time.perf_counter() - t0
     return {"pairs": len(inputs), "judged": out, "batch": bs, "batched_rate": len(inputs) / batched_s,
+            "batched_cpu_rate": len(inputs) / batched_cpu,
             "single_n": len(single), "single_rate": len(single) / single_s if single else None,
             "judge": getattr(judge, "name", a["judge"]), "load_s": load_s}
 
