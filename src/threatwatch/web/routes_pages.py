@@ -60,7 +60,10 @@ def _safe_next(nxt: str | None) -> str:
 
 # -- login ------------------------------------------------------------------------------------
 def _login_page(request: Request, error: str = "", status: int = 200, nxt: str = "/") -> Response:
-    token = secrets.token_urlsafe(24)
+    # Reuse the browser's login token if it has one: a second GET (another tab, the favicon
+    # request redirected here) must not invalidate the form already on screen.
+    old = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    token = old if 20 <= len(old) <= 64 and old.replace("-", "").replace("_", "").isalnum() else secrets.token_urlsafe(24)
     resp = request.app.state.templates.TemplateResponse(
         request, "login.html", {"user": None, "csrf": token, "error": error, "next": nxt, "path": "/login"},
         status_code=status)
