@@ -169,8 +169,9 @@ class SQLStore:
             return 0
         return int(rows[0][0]) if rows else 0
 
-    def lock_alert_group(self, target: str, text_hash: str) -> None:
-        """Hook: engines with concurrent writers serialise alert de-duplication per (target, text)."""
+    def lock_alert_groups(self, groups: Sequence[tuple[str, str]]) -> None:
+        """Hook: engines with concurrent writers serialise alert de-duplication per (target,
+        text hash); `groups` come sorted."""
 
     def _set_meta(self, key: str, value: str) -> None:
         self.conn.execute(
@@ -225,8 +226,8 @@ class SQLStore:
             try:
                 c = self.conn
                 res.counted, res.duplicates = self._count(counted)
-                for group in sorted({(j.target or "", text_hash(post.text)) for post, j in alerts}):
-                    self.lock_alert_group(*group)
+                if alerts:
+                    self.lock_alert_groups(sorted({(j.target or "", text_hash(post.text)) for post, j in alerts}))
                 for post, j in alerts:
                     new_id = self._insert_alert(post, j, raised, judge_name)
                     if new_id is not None:
