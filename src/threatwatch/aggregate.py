@@ -10,6 +10,7 @@ numbers from ever being spikes: 1 -> 3 alerts is noise, not a spike. See docs/sp
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -226,11 +227,18 @@ def detect_spikes(store: Any, start: str, end: str, *, granularity: str = "day",
 
 
 # -- telling people ---------------------------------------------------------------------------
+def spike_payload(s: Spike) -> dict[str, Any]:
+    """What a spike notification says: aggregates only, never posts or people."""
+    return {"event": "spike", **s.as_dict(), "text": s.describe(),
+            "note": "Activity far above this target's usual level; see the desk's overview."}
+
+
 def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any]) -> list[Spike]:
     """Send each spike not sent before to every notifier; returns the ones sent.
 
-    A notifier may implement `notify_spike(spike)`; one that only has `notify_text(subject, body)`
-    gets a sentence. Sent spikes are remembered in the store's meta table, so running this from
+    A notifier may implement `notify_spike(spike)`; a webhook-like one with `deliver(id, payload)`
+    (threatwatch.notify) gets a JSON payload with `"event": "spike"`, sent once, synchronously;
+    one that only has `notify_text(subject, body)` gets a sentence. Sent spikes are remembered in the store's meta table, so running this from
     cron every hour does not repeat a message. Notifier failures are swallowed (they must not
     stop the others) and audited.
     """
@@ -244,6 +252,8 @@ def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any])
             try:
                 if hasattr(n, "notify_spike"):
                     n.notify_spike(s)
+                elif hasattr(n, "deliver") and hasattr(n, "url"):
+                    n.deliver(0, json.dumps(spike_payload(s), ensure_ascii=False))
                 elif hasattr(n, "notify_text"):
                     n.notify_text(f"threatwatch spike: {s.target}", s.describe())
             except Exception as e:  # noqa: BLE001 - one notifier's failure must not stop the rest

@@ -122,21 +122,19 @@ def user_disable(name: str, db: DbOpt = "threatwatch.sqlite") -> None:
     err.print(f"disabled {name}")
 
 
-def _notifiers(specs: list[str]) -> list[object]:
-    """Build notifiers from `--notify` specs through threatwatch.notify when it is installed."""
+def _notifiers(specs: list[str], store: object) -> list[object]:
+    """Build notifiers from `--notify` specs through threatwatch.notify (webhook:URL, smtp://...),
+    without their background senders: spikes are sent once, here."""
     if not specs:
         return []
     try:
         mod = importlib.import_module("threatwatch.notify")
     except ModuleNotFoundError:
         raise _fail("--notify needs threatwatch.notify, which this install lacks") from None
-    build = getattr(mod, "from_specs", None) or getattr(mod, "build_notifiers", None)
-    if build is None:
-        raise _fail("threatwatch.notify has no from_specs/build_notifiers")
     try:
-        return list(build(specs))
+        return list(mod.build_notifiers(specs, store, start=False))
     except ValueError as e:
-        raise _fail(f"--notify: {e}") from None
+        raise _fail(str(e)) from None
 
 
 def spikes(
@@ -167,13 +165,17 @@ def spikes(
         base = f"{s['baseline']:.0%}" if s["metric"] == "negative_share" else f"{s['baseline']:g}"
         t.add_row(s["bucket"], s["target"], s["metric"], val, base, f"{s['z']:.1f}")
     Console().print(t if found else "no spikes")
-    notifiers = _notifiers(notify or [])
+    notifiers = _notifiers(notify or [], store)
     if notifiers:
         from ..aggregate import Spike
 
         objs = [Spike(**{k: v for k, v in s.items() if k != "text"}) for s in found]
         sent = notify_spikes(store, objs, notifiers)
         err.print(f"sent {len(sent)} new spike(s) to {len(notifiers)} notifier(s)")
+        for n in notifiers:
+            close = getattr(n, "close", None)
+            if close:
+                close()
 
 
 def register(app: typer.Typer) -> None:

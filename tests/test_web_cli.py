@@ -1,0 +1,70 @@
+"""The desk's commands: accounts from the CLI (password on stdin, tokens shown once) and
+`threatwatch spikes --notify` delivering a spike to a real webhook receiver on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from threatwatch.cli import app
+from threatwatch.store import open_store
+from threatwatch.web.accounts import authenticate, token_user
+from threatwatch.web.sample import seed
+
+
+def test_user_add_list_token(tmp_path: Path) -> None:
+    db = str(tmp_path / "u.sqlite")
+    r = CliRunner().invoke(app, ["user", "add", "maria", "--role", "reviewer", "--db", db, "--password-stdin"],
+                           input="maria-long-pass\n")
+    assert r.exit_code == 0, r.output
+    st = open_store(db)
+    assert authenticate(st, "maria", "maria-long-pass").role == "reviewer"
+    r = CliRunner().invoke(app, ["user", "add", "maria", "--db", db, "--password-stdin"], input="another-pass-1\n")
+    assert r.exit_code == 2 and "already exists" in r.output
+    r = CliRunner().invoke(app, ["user", "add", "bob", "--role", "boss", "--db", db, "--password-stdin"], input="x\n")
+    assert r.exit_code == 2 and "role" in r.output
+    r = CliRunner().invoke(app, ["user", "add", "bob", "--db", db, "--password-stdin"], input="short\n")
+    assert r.exit_code == 2 and "password" in r.output
+    r = CliRunner().invoke(app, ["user", "list", "--db", db])
+    assert "maria" in r.output and "reviewer" in r.output
+    r = CliRunner().invoke(app, ["user", "token", "maria", "--db", db])
+    assert r.exit_code == 0
+    token = r.stdout.strip().splitlines()[-1]
+    assert token.startswith("tw_") and token_user(st, token).name == "maria"
+
+
+def test_spikes_command_notifies_a_webhook_once(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    db = str(tmp_path / "s.sqlite")
+    st = open_store(db)
+    seed(st)
+    st.close()
+    got: list[dict[str, object]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *a: object) -> None:
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Receiver)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        monkeypatch.setenv("THREATWATCH_WEBHOOK_SECRET", "s3cret")
+        url = f"http://127.0.0.1:{srv.server_address[1]}/hook"
+        args = ["spikes", "--db", db, "--end", "2026-11-22", "--days", "7", "--notify", f"webhook:{url}"]
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0, r.output
+        assert "Riverside School District" in r.output
+        assert len(got) == 1 and got[0]["event"] == "spike" and got[0]["bucket"] == "2026-11-22"
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and len(got) == 1  # already sent: not repeated
+    finally:
+        srv.shutdown()
