@@ -11,8 +11,8 @@ Guarantees, and why they hold:
   after any crash (even `kill -9`) the stored checkpoint never runs ahead of stored posts;
   sources re-read from it (Jetstream rewinds a few seconds) and the store drops posts it
   already counted (idempotent per post id and target);
-- bounded memory: the queue has a fixed size; when judging falls behind, readers block on
-  it, which stops reading the socket (TCP backpressure). Every live source can be re-read
+- bounded memory: the queue has a fixed size (plus one batch being judged and one being
+  collected); when judging falls behind, readers block on it, which stops reading the socket (TCP backpressure). Every live source can be re-read
   from its checkpoint, so a server that drops a slow reader costs a reconnect, not data;
 - low latency: a batch is flushed when it is full or `max_delay` (200 ms) after its first
   post arrived, whichever comes first.
@@ -182,56 +182,82 @@ class LiveRunner:
 
     # -- processing ---------------------------------------------------------------------------
     async def _process(self) -> None:
-        """Collect per-source batches; flush on size, on age, on idle checkpoints and on stop."""
-        assert self._queue is not None and self._stop is not None
+        """Collect per-source batches; flush on size, on age, on idle checkpoints and on stop.
+
+        One flushed group is judged in the worker thread while the next one is collected, so
+        reading and judging overlap; a second flush waits for the first (order and memory kept).
+        """
+        assert self._queue is not None
         q = self._queue
         pending: dict[str, list[Record]] = {}
         pos: dict[str, Position] = {}
         moved: dict[str, float] = {}  # source -> when its position first moved unsaved
         first_at: float | None = None
         n_pending = 0
+        inflight: asyncio.Task[None] | None = None
 
-        async def flush(names: Sequence[str]) -> None:
-            nonlocal n_pending, first_at
+        async def submit(names: Sequence[str]) -> None:
+            nonlocal n_pending, first_at, inflight
+            group: list[tuple[str, list[Record], Position]] = []
             for name in names:
                 items = pending.pop(name, [])
                 p = pos.pop(name, None)
                 moved.pop(name, None)
-                if not items and p is None:
-                    continue
-                n_pending -= len(items)
-                await self._handle(name, items, p)
+                if items or p is not None:
+                    n_pending -= len(items)
+                    group.append((name, items, p))
             first_at = None if n_pending == 0 else first_at
+            if not group:
+                return
+            if inflight is not None:
+                await inflight
+            inflight = asyncio.ensure_future(self._handle_group(group))
+
+        def everything() -> list[str]:
+            return list(pending) + [n for n in pos if n not in pending]
 
         while True:
-            timeout = None
-            now = time.monotonic()
-            if first_at is not None:
-                timeout = max(0.0, first_at + self.max_delay - now)
-            elif moved:
-                timeout = max(0.0, min(moved.values()) + self.checkpoint_every - now)
             try:
-                name, rec, p, _t = await asyncio.wait_for(q.get(), timeout) if timeout is not None else await q.get()
-                self.stats.queued = q.qsize()
-                if name == _STOP:  # readers are gone: store what was read, with its checkpoint
-                    await flush(list(pending) + [n for n in pos if n not in pending])
-                    return
-                if rec is not None:
-                    pending.setdefault(name, []).append(rec)
-                    n_pending += 1
-                    if first_at is None:
-                        first_at = time.monotonic()
-                if p is not None:
-                    pos[name] = p
-                    moved.setdefault(name, time.monotonic())
-                if n_pending >= self.batch_size:
-                    await flush(list(pending) + [n for n in pos if n not in pending])
-            except TimeoutError:
+                name, rec, p, _t = q.get_nowait()
+            except asyncio.QueueEmpty:
                 now = time.monotonic()
-                if first_at is not None and now >= first_at + self.max_delay:
-                    await flush(list(pending) + [n for n in pos if n not in pending])
-                else:
-                    await flush([n for n, t in moved.items() if now >= t + self.checkpoint_every])
+                timeout = None
+                if first_at is not None:
+                    timeout = max(0.0, first_at + self.max_delay - now)
+                elif moved:
+                    timeout = max(0.0, min(moved.values()) + self.checkpoint_every - now)
+                try:
+                    if timeout is None:
+                        name, rec, p, _t = await q.get()
+                    else:
+                        name, rec, p, _t = await asyncio.wait_for(q.get(), timeout)
+                except TimeoutError:
+                    now = time.monotonic()
+                    if first_at is not None and now >= first_at + self.max_delay:
+                        await submit(everything())
+                    else:
+                        await submit([n for n, t in moved.items() if now >= t + self.checkpoint_every])
+                    continue
+            if name == _STOP:  # readers are gone: store what was read, with its checkpoint
+                await submit(everything())
+                if inflight is not None:
+                    await inflight
+                return
+            if rec is not None:
+                pending.setdefault(name, []).append(rec)
+                n_pending += 1
+                if first_at is None:
+                    first_at = time.monotonic()
+            if p is not None:
+                pos[name] = p
+                moved.setdefault(name, time.monotonic())
+            if n_pending >= self.batch_size or (first_at is not None
+                                                and time.monotonic() >= first_at + self.max_delay):
+                await submit(everything())
+
+    async def _handle_group(self, group: list[tuple[str, list[Record], Position]]) -> None:
+        for name, items, p in group:
+            await self._handle(name, items, p)
 
     async def _handle(self, name: str, items: list[Record], position: Position) -> None:
         loop = asyncio.get_running_loop()
