@@ -13,6 +13,7 @@ from typing import Any
 from .store.sql import SQLStore
 
 FORMATS = ("json", "csv", "html")
+OUTCOME_KEYS = ("credible", "not_a_threat", "escalated", "pending")  # reviewers' decisions on the week's alerts
 
 
 def current_week(today: date | None = None) -> str:
@@ -98,7 +99,8 @@ def to_html(data: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{html.escape(t['target'])}</td><td class=n>{t['mentions']}</td><td class=n>{t['negative']}</td>"
             f"<td class=n>{t['neutral']}</td><td class=n>{t['positive']}</td><td><div class=bar>{bar if t['mentions'] else ''}</div></td>"
-            f"<td class=n>{t['alerts']}</td><td class=n>{_change(t)}</td></tr>"
+            f"<td class=n>{t['alerts']}</td><td class=n>{_change(t)}</td>"
+            + "".join(f"<td class=n>{t.get('outcomes', {}).get(k, 0)}</td>" for k in OUTCOME_KEYS) + "</tr>"
         )
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>threatwatch weekly report {html.escape(data['week'])}</title>
@@ -116,7 +118,8 @@ sentiment toward the target, alerts raised for human review, and the change from
 Sentiment is counted only in aggregate; no individual's posts are listed here.</p>
 <p class=legend><span class=negative></span>negative<span class=neutral></span>neutral<span class=positive></span>positive</p>
 <table><thead><tr><th>Target</th><th>Mentions</th><th>Negative</th><th>Neutral</th><th>Positive</th><th>Share</th>
-<th>Alerts</th><th>Change in mentions</th></tr></thead><tbody>
+<th>Alerts</th><th>Change in mentions</th><th>Credible</th><th>Not a threat</th><th>Escalated</th>
+<th>Pending review</th></tr></thead><tbody>
 {''.join(rows)}
 </tbody></table></body></html>
 """
