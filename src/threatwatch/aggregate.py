@@ -256,6 +256,9 @@ def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any])
                     n.deliver(0, json.dumps(spike_payload(s), ensure_ascii=False))
                 elif hasattr(n, "notify_text"):
                     n.notify_text(f"threatwatch spike: {s.target}", s.describe())
+                else:  # e.g. an email notifier that only knows how to word alerts
+                    store.audit("system", "spike.notify_skipped", f"target:{s.target}",
+                                f"{getattr(n, 'name', n)} cannot send spikes")
             except Exception as e:  # noqa: BLE001 - one notifier's failure must not stop the rest
                 store.audit("system", "spike.notify_failed", f"target:{s.target}", f"{getattr(n, 'name', n)}: {e}")
         store.set_meta(key, s.describe())
