@@ -205,3 +205,37 @@ def test_config_errors_name_the_value(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("THREATWATCH_WEBHOOK_SECRET", SECRET)
     (n,) = build_notifiers(["webhook:https://hooks.example/x"], st, start=False)
     assert n.key == "webhook:https://hooks.example/x"
+
+
+def test_watch_cli_sends_signed_webhooks_for_live_alerts(tmp_path: Path) -> None:
+    """End to end: `threatwatch watch` on a Jetstream stream notifies each new alert once."""
+    import os
+    import signal
+    import subprocess
+
+    from live_servers import JetstreamReplay, jetstream_events
+
+    events = jetstream_events(120, every=0)  # 1 post in 6 is a threat
+    js = JetstreamReplay(events).start()
+    rx = Receiver(fail=1)
+    db = tmp_path / "w.sqlite"
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "threatwatch.cli", "watch", "-w", str(FIX / "watchlist.toml"), "--db", str(db),
+             "--source", f"jetstream:{js.url}", "--judge", "lexicon", "--notify", f"webhook:{rx.url}"],
+            cwd=tmp_path, stderr=subprocess.PIPE, env={**os.environ, "THREATWATCH_WEBHOOK_SECRET": SECRET})
+        want = sum(1 for e in events if "shoot up" in e["commit"]["record"]["text"])
+        try:
+            wait(lambda: len(rx.accepted) >= want, timeout=60, what="webhooks")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(30)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        assert code == 0, err
+        st = open_store(str(db))
+        stored = {r[0] for r in st.query("SELECT id FROM alerts WHERE status <> 'duplicate'")}
+        assert len(stored) == want and {a["alert_id"] for a in rx.accepted} == stored
+        assert len(rx.accepted) == want and all(c["ok"] for c in rx.calls)  # one retry, then each once
+    finally:
+        rx.stop()
+        js.stop()
