@@ -153,3 +153,37 @@ def test_bad_url_names_the_database(pg_server) -> None:  # noqa: F811
     url = pg_server.url("no_such_db")
     with pytest.raises(ConnectionError, match="no_such_db"):
         open_store(url)
+
+
+def test_web_desk_data_accounts_and_report_work_unchanged(tmp_path: Path, pg) -> None:
+    """The desk's data layer, accounts and the weekly report run on PostgreSQL as they are and
+    give what they give on SQLite."""
+    from datetime import date
+
+    from threatwatch import report
+    from threatwatch.web import accounts, data
+
+    corpus = make_corpus(tmp_path / "in.jsonl", 300)
+    wl = load_watchlist(WATCHLIST)
+    lite = open_store(str(tmp_path / "ref.sqlite"))
+    for store in (lite, pg):
+        Pipeline(wl, store, load_judge("lexicon"), batch_size=64).run(read_inputs([str(corpus)]))
+        first = store.alerts(limit=1)[0]
+        store.decide(first.id, "not_a_threat", reviewer="ana", reason="hyperbole")
+    assert report.weekly(pg, "2026-W47") == report.weekly(lite, "2026-W47")
+    assert [a.post_id for a in data.alert_queue(pg, limit=500)] == [a.post_id for a in data.alert_queue(lite, limit=500)]
+    assert data.facets(pg) == data.facets(lite)
+    end = date(2026, 11, 22)
+    assert data.overview(pg, end=end) == data.overview(lite, end=end)
+    assert data.spikes(pg, end=end) == data.spikes(lite, end=end)
+    def decided(store) -> list[dict]:
+        return [{k: v for k, v in d.items() if k != "decided_at"} for d in data.decisions(store)]
+
+    assert decided(pg) == decided(lite) and len(decided(pg)) == 1
+
+    accounts.add_user(pg, "ana", "reviewer", "correct horse battery staple")
+    assert accounts.authenticate(pg, "ana", "correct horse battery staple") is not None
+    assert accounts.authenticate(pg, "ana", "wrong password") is None
+    token, _session = accounts.new_session(pg, accounts.get_user(pg, "ana"))
+    assert accounts.get_session(pg, token) is not None
+    assert pg.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # nothing left open

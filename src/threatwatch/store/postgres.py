@@ -65,6 +65,7 @@ class PostgresStore(SQLStore):
         super().__init__()
         self.url = url
         self.migrated_from: int | None = None  # schema version found by the last migrate()
+        self._dirty = False
         try:
             self.conn = psycopg.connect(url, autocommit=False, connect_timeout=10)
         except psycopg.OperationalError as e:
@@ -80,9 +81,19 @@ class PostgresStore(SQLStore):
         """Migration text for PostgreSQL: REAL is 4 bytes here, so use 8 like SQLite does."""
         return re.sub(r"\bREAL\b", "DOUBLE PRECISION", super().ddl(stmt))
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.lock:
+            self._dirty = True  # a write is open until commit(): reads must not commit it early
+            return super().execute(sql, params)
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self._dirty = False
+
     def _end_read(self) -> None:
-        # psycopg opens a transaction on the first statement; a read must not hold it open.
-        if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        # psycopg opens a transaction on the first statement; a plain read must not leave it
+        # open (idle in transaction holds a snapshot), but must not commit a caller's writes.
+        if not self._dirty and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
             self.conn.commit()
 
     def schema_version(self) -> int:
