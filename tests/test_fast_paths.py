@@ -93,3 +93,56 @@ def test_pipeline_match_finds_the_same_pairs_as_find() -> None:
     expected = [(p.id, m.target, m.spans) for p in posts for m in pipe.matcher.find(p.text, fold(p.text))]
     assert [(p.id, m.target, m.spans) for p, m in pairs] == expected
     assert {t for _, t, _ in expected} >= {"ICE", "Lincoln High School", "Dana Whitfield"}
+
+
+def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post]) -> list:
+    from threatwatch.judge import load_judge
+    from threatwatch.store import open_store
+
+    store = open_store(str(tmp_path / f"{name}.sqlite"))
+    pipe = Pipeline(WATCHLIST, store, load_judge("lexicon"), batch_size=7, overlap_after=overlap_after)
+    stats = pipe.run(iter(posts))
+    tables = [store.query(q) for q in (
+        "SELECT target, hour, sentiment, lang, platform, n FROM agg ORDER BY 1, 2, 3, 4, 5",
+        "SELECT post_id, target, threat, threat_score, sentiment, explanation, cues, dup_of, status FROM alerts "
+        "ORDER BY post_id, target",
+        "SELECT source, position, posts, rejects FROM checkpoints",
+        "SELECT key FROM seen ORDER BY key",
+    )]
+    store.close()
+    return [stats.read, stats.mentions, stats.on_target, stats.alerts, *tables]
+
+
+def test_run_with_judge_helper_process_stores_exactly_the_same(tmp_path) -> None:
+    """Judging in a helper process (overlapping the next batch's matching) changes nothing stored."""
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    rng = random.Random(3)
+    texts = ["I will kill the ICE agents", "Lincoln High game tonight", "nothing to see", "burn down Vela Energía",
+             "Mayor Whitfield should resign", "ice on the roads", "shoot up LHS tomorrow", "Dr. Ortega is great"]
+    posts = [Post(id=f"t:{i}", platform="t", text=rng.choice(texts) + f" #{i}", created_at=now, lang="en",
+                  source="feed.jsonl") for i in range(120)]
+    plain = _run_into(tmp_path, "plain", None, [p.__copy__() for p in posts])
+    helped = _run_into(tmp_path, "helped", 0, [p.__copy__() for p in posts])
+    assert helped == plain
+    assert plain[3] > 0 and plain[4]  # alerts raised and sentiment counted
+
+
+def test_judge_helper_reports_its_death() -> None:
+    import pytest
+
+    from threatwatch.judge import JudgeInput
+    from threatwatch.pipeline import HelperDied, JudgeHelper
+
+    helper = JudgeHelper("lexicon")
+    try:
+        helper.submit([JudgeInput(text="hello Lincoln High", target=WATCHLIST.targets[1])])
+        assert len(helper.result()) == 1
+        helper._proc.kill()
+        helper._proc.wait()
+        helper.submit([JudgeInput(text="hello", target=None)])
+        with pytest.raises(HelperDied):
+            helper.result()
+    finally:
+        helper.close()

@@ -7,9 +7,17 @@ used and tested alone; this module only connects them and keeps the run's number
 
 from __future__ import annotations
 
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import msgspec
 
@@ -55,13 +63,15 @@ class Pipeline:
     """The whole flow for one watchlist, one judge and one store."""
 
     def __init__(self, watchlist: Watchlist, store: SQLStore | None, judge: Judge | None = None, *,
-                 batch_size: int = 2000, notifiers: Sequence[Notifier] = ()) -> None:
+                 batch_size: int = 2000, notifiers: Sequence[Notifier] = (), overlap_after: int | None = 5) -> None:
         self.watchlist = watchlist
         self.matcher = Matcher(watchlist)
         self.store = store
         self.judge = judge or load_judge("default")
         self.batch_size = batch_size
         self.notifiers = list(notifiers)
+        # run(): after this many batches, judge in a helper process (None: never; see run)
+        self.overlap_after = overlap_after
         self._targets = {t.name: t for t in watchlist.targets}
         self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
         if store is not None:
@@ -82,17 +92,25 @@ class Pipeline:
                 self._folded[post.text] = f
         return pairs
 
-    def judge_pairs(self, pairs: Sequence[tuple[Post, Mention]]) -> list[Judgement]:
+    def _inputs(self, pairs: Sequence[tuple[Post, Mention]]) -> list[JudgeInput]:
         known = self._folded
-        inputs = [
+        return [
             JudgeInput(text=p.text, folded=known.get(p.text) or fold(p.text), lang=p.lang,
                        target=self._targets[m.target], mention_spans=list(m.spans))
             for p, m in pairs
         ]
+
+    def judge_pairs(self, pairs: Sequence[tuple[Post, Mention]]) -> list[Judgement]:
+        inputs = self._inputs(pairs)
         return self.judge.judge_batch(inputs) if inputs else []
 
     def process_batch(self, items: Sequence[Post | Reject], checkpoint: tuple[str, str] | None = None) -> RunStats:
         """Run one batch through every stage and store it atomically with its checkpoint."""
+        prep = self._prepare(items)
+        return self._finish(prep, self.judge.judge_batch(prep.inputs) if prep.inputs else [], checkpoint)
+
+    def _prepare(self, items: Sequence[Post | Reject]) -> _Prepared:
+        """The stages before the judge: split posts from rejects, normalise, match."""
         stats = RunStats()
         posts: list[Post] = []
         rejects: list[Reject] = []
@@ -104,7 +122,12 @@ class Pipeline:
                 posts.append(it)
         stats.read = len(posts)
         pairs = self.match(posts)
-        judgements = self.judge_pairs(pairs)
+        return _Prepared(stats, posts, rejects, pairs, self._inputs(pairs))
+
+    def _finish(self, prep: _Prepared, judgements: Sequence[Judgement],
+                checkpoint: tuple[str, str] | None) -> RunStats:
+        """The stages after the judge: count, alert, store (one transaction), notify."""
+        stats, posts, rejects, pairs = prep.stats, prep.posts, prep.rejects, prep.pairs
         counted: list[tuple[Post, Judgement]] = []
         to_alert: list[tuple[Post, Judgement]] = []
         stats.mentions = len(pairs)
@@ -137,20 +160,177 @@ class Pipeline:
 
     def run(self, items: Iterable[Post | Reject], *, on_batch: Callable[[RunStats], None] | None = None) -> RunStats:
         """Consume a stream of posts and rejects in batches; returns the run's totals.
-        Each batch's checkpoint is (source, records read from it so far in this run)."""
+        Each batch's checkpoint is (source, records read from it so far in this run).
+
+        On a long run (more than `overlap_after` batches) with a judge that can be loaded by name,
+        the judge moves to a helper process: while it judges batch k, this process reads and
+        matches batch k+1. Batches are still stored one at a time, in order, each with its
+        checkpoint, so results and resume behave exactly as without the helper."""
         total = RunStats()
         t0 = time.perf_counter()
         per_source: Counter[str] = Counter()
-        for batch in batched(items, self.batch_size):
-            for it in batch:
-                per_source[it.source] += 1
-            last = batch[-1].source
-            st = self.process_batch(batch, checkpoint=(last, str(per_source[last])) if last else None)
+        helper: JudgeHelper | None = None
+        pending: tuple[_Prepared, bool, tuple[str, str] | None] | None = None  # (batch, sent to helper, checkpoint)
+
+        def record(st: RunStats) -> None:
             total.add(st)
             if on_batch:
                 on_batch(st)
+
+        def finish_pending() -> None:
+            nonlocal pending, helper
+            if pending is None:
+                return
+            prep, sent, cp = pending
+            pending = None
+            judgements: list[Judgement] = []
+            if sent and helper is not None:
+                try:
+                    judgements = helper.result()
+                except HelperDied:  # judge here from now on (what it had not answered too)
+                    helper.close()
+                    helper = None
+            if prep.inputs and not judgements:
+                judgements = self.judge.judge_batch(prep.inputs)
+            record(self._finish(prep, judgements, cp))
+
+        try:
+            for n, batch in enumerate(batched(items, self.batch_size)):
+                for it in batch:
+                    per_source[it.source] += 1
+                last = batch[-1].source
+                cp = (last, str(per_source[last])) if last else None
+                if n == self.overlap_after and (name := self._helper_name()) is not None:
+                    try:
+                        helper = JudgeHelper(name)
+                    except OSError:  # cannot start a process here: judge in this one
+                        helper = None
+                if helper is None:
+                    finish_pending()
+                    record(self.process_batch(batch, checkpoint=cp))
+                    continue
+                prep = self._prepare(batch)
+                if prep.inputs:
+                    helper.submit(prep.inputs)
+                finish_pending()  # store batch k-1 while the helper judges batch k
+                pending = (prep, bool(prep.inputs), cp)
+            finish_pending()
+        except Exception:
+            if pending is not None and helper is not None:  # keep what was read and judged
+                try:
+                    finish_pending()
+                except Exception:  # the first error is the one to report
+                    pass
+            raise
+        finally:
+            if helper is not None:
+                helper.close()
         total.seconds = time.perf_counter() - t0
         return total
+
+    def _helper_name(self) -> str | None:
+        """The judge's name if a helper process can load the very same judge, else None."""
+        if self.overlap_after is None or (os.cpu_count() or 1) < 2:
+            return None
+        name = getattr(self.judge, "name", None)
+        if not isinstance(name, str) or not name:
+            return None
+        try:
+            return name if load_judge(name) is self.judge else None
+        except Exception:
+            return None
+
+
+class _Prepared(NamedTuple):
+    stats: RunStats
+    posts: list[Post]
+    rejects: list[Reject]
+    pairs: list[tuple[Post, Mention]]
+    inputs: list[JudgeInput]
+
+
+class HelperDied(RuntimeError):
+    """The judge helper process ended (crashed, killed, out of memory)."""
+
+
+class JudgeHelper:
+    """A second process running a named judge, so judging overlaps reading and matching (the
+    pipeline's two halves each keep one core busy). Requests are answered in order; inputs
+    and judgements cross a pipe as length-prefixed pickles. A plain subprocess, not
+    multiprocessing: it never re-imports the caller's __main__ module."""
+
+    def __init__(self, judge_name: str) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the same threatwatch as ours
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from threatwatch.pipeline import _helper_main; _helper_main()", judge_name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # a writer thread, so that sending batch k+1 never waits on us reading batch k's answer
+        self._queue: queue.Queue[bytes | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="judge-helper-writer", daemon=True)
+        self._writer.start()
+
+    def _write_loop(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while (frame := self._queue.get()) is not None:
+                stdin.write(frame)
+                stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the helper is gone; result() reports it
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def submit(self, inputs: list[JudgeInput]) -> None:
+        data = pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL)
+        self._queue.put(struct.pack("<Q", len(data)) + data)
+
+    def result(self) -> list[Judgement]:
+        """Judgements for the oldest request not yet answered."""
+        out = self._proc.stdout
+        assert out is not None
+        head = out.read(8)
+        if len(head) < 8:
+            raise HelperDied(f"judge helper process ended (exit status {self._proc.poll()})")
+        (n,) = struct.unpack("<Q", head)
+        status, value = pickle.loads(out.read(n))
+        if status != "ok":
+            raise RuntimeError(f"judge failed in the helper process: {value}")
+        return value
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join(timeout=5)
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def _helper_main() -> None:
+    """The helper process: load the judge named in argv, answer requests until stdin closes."""
+    proto = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the judge prints goes to stderr, not into the protocol
+    sys.stdout = sys.stderr
+    judge = load_judge(sys.argv[1])
+    stdin = sys.stdin.buffer
+    while len(head := stdin.read(8)) == 8:
+        (n,) = struct.unpack("<Q", head)
+        inputs = pickle.loads(stdin.read(n))
+        try:
+            res: tuple[str, object] = ("ok", judge.judge_batch(inputs))
+        except Exception as e:  # sent back and raised in the pipeline
+            res = ("error", f"{type(e).__name__}: {e}")
+        data = pickle.dumps(res, protocol=pickle.HIGHEST_PROTOCOL)
+        proto.write(struct.pack("<Q", len(data)) + data)
+        proto.flush()
 
 
 def batched(items: Iterable[Post | Reject], n: int) -> Iterator[list[Post | Reject]]:
