@@ -107,6 +107,8 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
         step("parse", "parse", {})
         step("floor", "floor", {})
         step("e2e", "e2e", {"db": str(tmp / "e2e.sqlite")})
+        if not opts.quick:
+            step("e2e_single", "e2e", {"db": str(tmp / "e2e-single.sqlite"), "single": True})
         step("judge", "judge", {"pairs": opts.judge_pairs, "judge_batch": opts.judge_batch, "single": opts.judge_single})
         for rate, dur in ((40, opts.latency_slow_s), (4000, opts.latency_fast_s)):
             la = {"rate": rate, "duration": dur, "flush_s": 0.2, "max_batch": opts.max_batch,
@@ -148,6 +150,10 @@ def rows(res: dict[str, Any]) -> list[Row]:
     out.append((f"end to end ({e['posts']:,} posts, {e['mentions']:,} mentions, {e['alerts']:,} alerts)",
                 f"{e['rate']:,.0f} posts/s", _ratio(e["rate"], fr), cpu(e.get("cpu_rate")), rss(e),
                 "≥ 6,000/s, ≥ 0.50×"))
+    if "e2e_single" in res:
+        e1 = res["e2e_single"]
+        out.append(("end to end in one process (no judge helper process)", f"{e1['rate']:,.0f} posts/s",
+                    _ratio(e1["rate"], fr), cpu(e1.get("cpu_rate")), rss(e1), ""))
     j = res["judge"]
     out.append((f"judge `{j['judge']}` alone, batches of {j['batch']} ({j['pairs']:,} on-target pairs)",
                 f"{j['batched_rate']:,.0f} posts/s", _ratio(j["batched_rate"], fr), cpu(j.get("batched_cpu_rate")),

@@ -159,7 +159,12 @@ def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
     judge = load_judge(a["judge"])
     load_s = time.perf_counter() - t_load
     store = open_store(str(db))
-    pipe = Pipeline(_watchlist(a["watchlist"]), store, judge, batch_size=a["batch_size"])
+    wl = _watchlist(a["watchlist"])
+    try:  # single: no judge helper process (Pipeline.run's two-core overlap switched off)
+        pipe = (Pipeline(wl, store, judge, batch_size=a["batch_size"], overlap_after=None) if a.get("single")
+                else Pipeline(wl, store, judge, batch_size=a["batch_size"]))
+    except TypeError:  # a source tree from before the helper: always one process
+        pipe = Pipeline(wl, store, judge, batch_size=a["batch_size"])
     t0, c0 = time.perf_counter(), cpu_seconds()
     st = pipe.run(_posts(a["path"]))
     sec, cpu = time.perf_counter() - t0, cpu_seconds() - c0
