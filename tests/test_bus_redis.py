@@ -29,6 +29,7 @@ from threatwatch.bus import (
     bus_status,
     dead_letters,
     publish_inputs,
+    replay_dead_letters,
 )
 from threatwatch.bus import metrics as bus_metrics
 from threatwatch.bus.redis_streams import dead_stream, decode, encode
@@ -119,6 +120,12 @@ def test_poison_messages_go_to_the_dead_letter_stream(tmp_path: Path, redis_serv
     status = bus_status(redis_server.url)
     assert status["groups"][0]["pending"] == 0 and status["dead_letter"]["length"] == 2
     assert store.query("SELECT SUM(n) FROM agg") == [(20,)]
+    # once the cause is fixed, the dead letters can be put back and are processed
+    assert replay_dead_letters(redis_server.url) == 2
+    w.pipeline.judge = load_judge("lexicon")
+    st = w.run(exit_when_idle=0.3)
+    assert bus_status(redis_server.url)["dead_letter"]["length"] == 1  # undecodable stays undecodable
+    assert store.query("SELECT SUM(n) FROM agg") == [(21,)]
     w.close()
     store.close()
 

@@ -11,9 +11,10 @@ from .redis_streams import (
     bus_status,
     dead_letters,
     publish_inputs,
+    replay_dead_letters,
 )
 
 __all__ = [
     "GROUP", "MAXLEN", "STREAM", "RedisPublisher", "RedisPublisherSink", "Worker", "WorkerStats", "bus_status",
-    "dead_letters", "publish_inputs",
+    "dead_letters", "publish_inputs", "replay_dead_letters",
 ]

@@ -188,10 +188,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("dead-letters")
     def dead_letters_cmd(bus: BusOpt, stream: StreamOpt = "threatwatch:posts",
-                         limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100) -> None:
-        """Entries moved to the dead-letter stream, with the reason (JSON lines)."""
-        from .redis_streams import dead_letters
+                         limit: Annotated[int, typer.Option(help="Show (or replay) at most this many.")] = 100,
+                         replay: Annotated[bool, typer.Option(help="Put them back on the stream (after fixing the cause).")] = False,
+                         ) -> None:
+        """Entries moved to the dead-letter stream, with the reason (JSON lines); --replay
+        moves them back to the stream for the workers."""
+        from .redis_streams import dead_letters, replay_dead_letters
 
         _redis_check(bus)
+        if replay:
+            typer.echo(f"replayed {replay_dead_letters(bus, stream, count=limit):,} entries onto {stream}")
+            return
         for d in dead_letters(bus, stream, limit):
             typer.echo(json.dumps(d))

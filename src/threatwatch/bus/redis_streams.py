@@ -504,6 +504,23 @@ def bus_status(url: str, stream: str = STREAM) -> dict[str, Any]:
         r.close()
 
 
+def replay_dead_letters(url: str, stream: str = STREAM, *, maxlen: int = MAXLEN, count: int = 1000) -> int:
+    """Put dead-lettered entries back on the stream (after the cause is fixed) and remove them
+    from the dead-letter stream, each in one MULTI. Returns how many were replayed."""
+    r = connect(url)
+    n = 0
+    try:
+        for dl_id, f in r.xrange(dead_stream(stream), count=count):
+            p = r.pipeline(transaction=True)
+            p.xadd(stream, {b"k": f.get(b"k", b""), b"v": f.get(b"v", b"")}, maxlen=maxlen, approximate=True)
+            p.xdel(dead_stream(stream), dl_id)
+            p.execute()
+            n += 1
+        return n
+    finally:
+        r.close()
+
+
 def dead_letters(url: str, stream: str = STREAM, count: int = 100) -> list[dict[str, Any]]:
     """The dead-letter stream's entries (oldest first), with the reason each was moved."""
     r = connect(url)
