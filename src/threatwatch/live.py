@@ -301,6 +301,7 @@ class LiveRunner:
             status.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status
+            self._sample(getattr(self, "_span", 10.0))
             on_status(self)  # type: ignore[misc]
         await asyncio.get_running_loop().run_in_executor(self._pool, self.sink.close)
         self._pool.shutdown(wait=True)
@@ -316,19 +317,38 @@ class LiveRunner:
             self.stats.last_error = f"{src.name}: {type(e).__name__}: {e}"
             self.log(f"{src.name}: stopped by an unexpected error: {type(e).__name__}: {e}")
 
+    def _sample(self, span: float) -> None:
+        """Update per-source rates (posts/s over the last `span` seconds) and the queue gauge."""
+        now = time.monotonic()
+        for st in self.stats.sources.values():
+            st._window.append((now, st.posts))
+            st._window = [w for w in st._window if now - w[0] <= span + 1e-6] or st._window[-1:]
+            t0, n0 = st._window[0]
+            st.last_rate = (st.posts - n0) / (now - t0) if now > t0 else 0.0
+        if self._queue is not None:
+            self.stats.queued = self._queue.qsize()
+            self.stats.max_queued = max(self.stats.max_queued, self.stats.queued)
+
     async def _status(self, on_status: Callable[[LiveRunner], None], every: float) -> None:
+        self._span = max(10.0, 2 * every)  # rate over the last 10 s (at least two samples)
+        t_start = time.monotonic()
+        for st in self.stats.sources.values():
+            st._window = [(t_start, st.posts)]
         while True:
             await asyncio.sleep(every)
-            now = time.monotonic()
-            for st in self.stats.sources.values():
-                st._window.append((now, st.posts))
-                st._window = [w for w in st._window if now - w[0] <= 10.0]
-                t0, n0 = st._window[0]
-                st.last_rate = (st.posts - n0) / (now - t0) if now > t0 else 0.0
-            if self._queue is not None:
-                self.stats.queued = self._queue.qsize()
-                self.stats.max_queued = max(self.stats.max_queued, self.stats.queued)
+            self._sample(self._span)
             on_status(self)
+
+
+def _human(seconds: float) -> str:
+    s = max(0.0, seconds)
+    if s < 120:
+        return f"{s:.1f}s"
+    if s < 7200:
+        return f"{s / 60:.0f}m"
+    if s < 172800:
+        return f"{s / 3600:.1f}h"
+    return f"{s / 86400:.0f}d"
 
 
 def status_line(r: LiveRunner) -> str:
@@ -337,7 +357,7 @@ def status_line(r: LiveRunner) -> str:
     parts = []
     for name, st in r.stats.sources.items():
         src = next((s for s in r.sources if s.name == name), None)
-        lag = f"{now - st.newest:,.1f}s" if st.newest else "-"
+        lag = _human(now - st.newest) if st.newest else "-"
         rc = getattr(src, "reconnects", 0)
         parts.append(f"{name[:40]} {st.last_rate:,.1f}/s lag {lag}" + (f" reconnects {rc}" if rc else ""))
     s = r.stats
