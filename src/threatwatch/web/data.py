@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from ..aggregate import SpikeParams, bucket_of, detect_spikes, load_counts
+from ..aggregate import SpikeParams, detect_spikes, load_counts
 from ..store.sql import _ALERT_COLS, AlertRow, SQLStore
 
 STATUSES = ("new", "credible", "not_a_threat", "escalated", "duplicate")
@@ -167,6 +167,3 @@ def decisions_csv(store: SQLStore) -> str:
         w.writerow(d)
     return buf.getvalue()
 
-
-def hour_of(ts: str) -> str:
-    return bucket_of(ts[:13], "hour")

@@ -4,7 +4,6 @@ with the session cookie and the CSRF header."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Any, Literal
 
@@ -179,6 +178,3 @@ def api_add_user(body: UserIn, request: Request, user: User = need("admin")) -> 
         raise HTTPException(422, str(e)) from None
     return {"name": u.name, "role": u.role}
 
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)

@@ -28,7 +28,7 @@
                       color: { field: "sentiment", type: "nominal", scale: COLORS, legend: { orient: "top", title: null } },
                       order: { field: "sentiment", sort: "ascending" } } },
         { data: { values: rows }, mark: { type: "line", point: true, color: "#1f5f99", tooltip: true },
-          encoding: { x: x, y: { field: "alerts", type: "quantitative", title: "alerts", axis: { orient: "right", titleColor: "#1f5f99" } } } },
+          encoding: { x: x, y: { field: "alerts", type: "quantitative", title: "alerts", axis: { orient: "right", titleColor: "#1f5f99", tickMinStep: 1, format: "d" } } } },
         { data: { values: spikes.length ? spikes : [] },
           mark: { type: "point", shape: "triangle-down", size: 160, filled: true, color: "#d62728", yOffset: -4, tooltip: true },
           encoding: { x: x, y: { value: 0 }, tooltip: { field: "text", type: "nominal" } } }
