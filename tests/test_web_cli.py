@@ -68,3 +68,31 @@ def test_spikes_command_notifies_a_webhook_once(tmp_path: Path, monkeypatch) -> 
         assert r.exit_code == 0 and len(got) == 1  # already sent: not repeated
     finally:
         srv.shutdown()
+
+
+def test_retention_purges_old_decided_alerts_but_keeps_undecided(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from threatwatch.web.retention import apply_retention
+
+    db = str(tmp_path / "r.sqlite")
+    st = open_store(db)
+    seed(st)
+    decided = st.alerts(limit=2)
+    for a in decided:
+        st.decide(a.id, "not_a_threat", reviewer="rita", reason="hyperbole")
+    st.set_meta("retention.alerts_decided_days", "10")
+    st.set_meta("retention.aggregates_days", "30")
+    later = datetime.now(UTC).replace(microsecond=0)
+    later = later.replace(year=later.year + 1)
+    dry = apply_retention(st, now=later, dry_run=True)
+    assert dry["alerts"] == 2 and dry["aggregates"] > 0
+    assert len(st.alerts(limit=100)) == 12  # a dry run deletes nothing
+    r = CliRunner().invoke(app, ["retention", "--db", db, "--dry-run"])
+    assert r.exit_code == 0 and "would delete" in r.output
+    res = apply_retention(st, now=later)
+    assert res["alerts"] == 2
+    left = st.alerts(limit=100)
+    assert len(left) == 10 and all(a.status == "new" for a in left)  # undecided alerts are never purged
+    assert st.query("SELECT COUNT(*) FROM agg")[0][0] == 0
+    assert any(e["action"] == "retention.apply" for e in st.audit_log())

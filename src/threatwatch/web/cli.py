@@ -1,4 +1,4 @@
-"""CLI commands for the desk: `serve`, `user add|list|token|disable`, and `spikes`."""
+"""CLI commands for the desk: `serve`, `user add|list|token|disable`, `spikes` and `retention`."""
 
 from __future__ import annotations
 
@@ -178,7 +178,24 @@ def spikes(
                 close()
 
 
+def retention(
+    db: DbOpt = "threatwatch.sqlite",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be deleted.")] = False,
+) -> None:
+    """Apply the retention settings (set by admins on the desk): purge old decided alerts,
+    reject records and hourly aggregates. Undecided alerts and the audit log are kept."""
+    from ..store import open_store
+    from .retention import apply_retention
+
+    res = apply_retention(open_store(db), dry_run=dry_run, actor="cli")
+    verb = "would delete" if dry_run else "deleted"
+    Console().print(f"{verb}: {res['alerts']} decided alerts (+{res['alert_duplicates']} re-posts), "
+                    f"{res['rejects']} reject records, {res['aggregates']} aggregate rows, {res['seen']} seen keys "
+                    f"(policy: {res['policy']})")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(spikes)
+    app.command()(retention)
     app.add_typer(user_app, name="user")
