@@ -140,8 +140,9 @@ def create_app(store: str | SQLStore, *, secure_cookies: bool = False, watchlist
         if is_api(path) or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         c = getattr(request.state, "caller", None)
-        return templates.TemplateResponse(request, "error.html", {"status": exc.status_code, "detail": exc.detail,
-                                          "user": c.user if c else None, "csrf": ""}, status_code=exc.status_code)
+        ctx = {"status": exc.status_code, "detail": exc.detail, "user": c.user if c else None,
+               "csrf": c.session.csrf if c and c.session else "", "path": request.url.path}
+        return templates.TemplateResponse(request, "error.html", ctx, status_code=exc.status_code)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
