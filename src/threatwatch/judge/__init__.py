@@ -17,10 +17,9 @@ def load_judge(name: str = "default") -> Judge:
 
             _CACHE[name] = LexiconJudge()
         elif name == "default":
-            # until the trained model lands, the default is the keyword baseline
-            from .lexicon import LexiconJudge
+            from .model import TrainedJudge
 
-            _CACHE[name] = LexiconJudge()
+            _CACHE[name] = TrainedJudge()
         else:
             raise ValueError(f"unknown judge {name!r}; known: default, lexicon")
     return _CACHE[name]

@@ -55,8 +55,9 @@ def _progress():  # noqa: ANN202
 def _read_csv(path: Path) -> Iterable[tuple[int, dict[str, str]]]:
     op = gzip.open if path.suffix == ".gz" else open
     with op(path, "rt", encoding="utf-8", newline="") as f:  # type: ignore[operator]
-        for i, r in enumerate(csv.DictReader(f), start=2):
-            yield i, r
+        reader = csv.DictReader(f)
+        for r in reader:
+            yield reader.line_num, r
 
 
 def _key(t: str) -> str:

@@ -1,0 +1,144 @@
+"""The shipped judge: weights load offline from the package, and clear cases in English and
+Spanish come out the way a reviewer expects (threats flagged; hyperbole, news, quoting to
+condemn, protest and off-target uses of a name not flagged)."""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from threatwatch.config import load_watchlist
+from threatwatch.judge import load_judge
+from threatwatch.judge.base import SENTIMENT_LABELS, SUBTYPES, JudgeInput
+from threatwatch.judge.features import find_cues
+from threatwatch.match import Matcher
+from threatwatch.normalise import fold
+
+FIX = Path(__file__).parent / "fixtures" / "judge"
+
+
+@pytest.fixture(scope="module")
+def wl():
+    return load_watchlist(FIX / "watchlist.toml")
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return load_judge("default")
+
+
+@pytest.fixture(scope="module")
+def cases(wl, judge):
+    rows = list(csv.DictReader((FIX / "clear_cases.csv").open(encoding="utf-8")))
+    m = Matcher(wl)
+    items = []
+    for r in rows:
+        t = wl.by_name(r["target"])
+        found = [x for x in m.find(r["text"]) if x.target == t.name]
+        items.append(JudgeInput(text=r["text"], folded=fold(r["text"]), lang=r["lang"], target=t,
+                                mention_spans=found[0].spans if found else []))
+    return {r["id"]: (r, j) for r, j in zip(rows, judge.judge_batch(items), strict=True)}
+
+
+def test_shipped_weights_are_package_data_and_small():
+    w = resources.files("threatwatch.judge") / "weights"
+    npz = w / "judge.npz"
+    assert npz.is_file() and (w / "judge.json").is_file()
+    assert Path(str(npz)).stat().st_size < 5_000_000
+
+
+def test_default_judge_is_the_trained_model_and_cached(judge):
+    assert judge.name == "default"
+    assert load_judge("default") is judge
+    assert load_judge("lexicon").name == "lexicon"
+    with pytest.raises(ValueError, match="unknown judge"):
+        load_judge("nope")
+
+
+@pytest.mark.parametrize("cid", ["c01", "c02", "c03", "c04", "c12", "c13", "c14", "c15"])
+def test_threats_and_incitement_are_flagged(cases, cid):
+    row, j = cases[cid]
+    assert j.threat != "none", (row["text"], j.threat_score, j.explanation)
+    assert j.subtype in SUBTYPES
+    assert j.threat_score >= 0.3
+    assert "Flagged" in j.explanation
+
+
+@pytest.mark.parametrize("cid", ["c05", "c06", "c07", "c08", "c09", "c10", "c11", "c16", "c17", "c18"])
+def test_protected_speech_is_not_flagged(cases, cid):
+    row, j = cases[cid]
+    assert j.threat == "none", (row["text"], j.threat_score, j.explanation)
+    assert j.subtype is None
+
+
+def test_incitement_is_labelled_incitement(cases):
+    assert cases["c04"][1].threat == "incitement"
+    assert cases["c15"][1].threat == "incitement"
+
+
+def test_sentiment_toward_target_not_mood(cases):
+    assert cases["c10"][1].sentiment == "positive"  # "ICE agents helped my abuela"
+    assert cases["c01"][1].sentiment == "negative"
+
+
+def test_black_ice_is_off_target_and_never_alerts(cases, judge, wl):
+    _, j = cases["c11"]
+    assert j.on_target is False
+    assert j.threat == "none"
+    assert cases["c02"][1].on_target is True
+    # even a violent sentence does not alert when the name means something else
+    t = wl.by_name("ICE")
+    txt = "black ICE on the roads is going to kill somebody tonight, drive slow"
+    (j2,) = judge.judge_batch([JudgeInput(text=txt, folded=fold(txt), lang="en", target=t)])
+    assert j2.threat == "none"
+
+
+def test_explanations_point_into_the_original_text(cases):
+    for row, j in cases.values():
+        assert j.explanation and j.explanation.endswith(".")
+        for c in j.cues:
+            assert row["text"][c.start:c.end] == c.text or c.cue.endswith("(obfuscated)")
+    _, j = cases["c01"]
+    kinds = {c.cue for c in j.cues}
+    assert {"violent-act", "first-person-intent", "target-mention"} <= kinds
+    _, j = cases["c07"]
+    assert "news-frame" in {c.cue for c in j.cues}
+
+
+def test_scores_are_probabilities(cases):
+    for _, j in cases.values():
+        assert 0.0 <= j.threat_score <= 1.0
+        assert 0.0 <= j.on_target_score <= 1.0
+        assert set(j.sentiment_scores) == set(SENTIMENT_LABELS)
+        assert sum(j.sentiment_scores.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_batch_contract_order_and_empty(judge, wl):
+    assert judge.judge_batch([]) == []
+    t = wl.by_name("Dana Whitfield")
+    texts = ["Mayor Whitfield did a great job with the new park, thank you!",
+             "I will shoot Whitfield tomorrow at her office",
+             "lovely day at the beach"]
+    items = [JudgeInput(text=x, lang="en", target=t if i < 2 else None) for i, x in enumerate(texts)]
+    out = judge.judge_batch(items)
+    assert [o.target for o in out] == ["Dana Whitfield", "Dana Whitfield", None]
+    assert out[0].threat == "none" and out[1].threat != "none"
+    # no target: overall sentiment only, never an alert
+    assert out[2].threat == "none" and out[2].on_target is True
+
+
+def test_mention_spans_found_when_caller_gives_none(judge, wl):
+    t = wl.by_name("Lucía Ferrer")
+    txt = "Voy a matar a la alcaldesa Ferrer mañana"
+    (j,) = judge.judge_batch([JudgeInput(text=txt, lang="es", target=t)])
+    spans = [(c.start, c.end) for c in j.cues if c.cue == "target-mention"]
+    assert spans and txt[spans[0][0]:spans[0][1]].endswith("Ferrer")
+
+
+def test_obfuscated_violence_is_seen_through_the_folded_text():
+    txt = "i will k1ll him"
+    res = find_cues(txt, None, fold(txt))
+    assert any(h.cue.startswith("violent-act") for h in res.hits)
