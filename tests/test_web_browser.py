@@ -138,6 +138,8 @@ def test_download_the_weekly_report(page, tmp_path: Path) -> None:  # type: igno
     _login(page)
     page.goto("/reports?week=2026-W47")
     assert "Riverside School District" in page.locator("table.report").inner_text()
+    page.wait_for_selector("#report-chart[data-rendered='1']")
+    assert page.locator("#report-chart svg g.mark-rect path").count() >= 14  # 7 days x 2 targets, stacked
     with page.expect_download() as info:
         page.click("#download-pdf")
     dl = info.value

@@ -82,6 +82,29 @@
     box.dataset.rendered = "1";
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", main);
-  else main();
+  // The weekly report page: one row of daily stacked bars per target.
+  async function reportChart() {
+    const box = document.getElementById("report-chart");
+    if (!box) return;
+    const daily = JSON.parse(box.dataset.daily || "[]");
+    const long = [];
+    for (const d of daily) for (const s of COLORS.domain) long.push({ target: d.target, day: d.day, sentiment: s, n: d[s] });
+    if (!long.some((r) => r.n > 0)) { box.appendChild(el("p", { class: "muted" }, "No mentions this week.")); return; }
+    await vegaEmbed(box, {
+      $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+      data: { values: long },
+      facet: { row: { field: "target", type: "nominal", title: null } },
+      spec: { width: 640, height: 110, mark: { type: "bar", tooltip: true },
+              encoding: { x: { field: "day", type: "ordinal", title: null },
+                          y: { field: "n", type: "quantitative", stack: "zero", title: "mentions" },
+                          color: { field: "sentiment", type: "nominal", scale: COLORS, legend: { orient: "top", title: null } },
+                          order: { field: "sentiment", sort: "ascending" } } },
+      resolve: { scale: { y: "independent" } }
+    }, { actions: false, renderer: "svg" });
+    box.dataset.rendered = "1";
+  }
+
+  function start() { main(); reportChart(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
