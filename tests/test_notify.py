@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from helpers import judgement, post
+from servers import pg_server, pg_url  # noqa: F401  (pytest fixtures)
 from threatwatch.config import load_watchlist
 from threatwatch.judge import load_judge
 from threatwatch.notify import (
@@ -239,3 +240,23 @@ def test_watch_cli_sends_signed_webhooks_for_live_alerts(tmp_path: Path) -> None
     finally:
         rx.stop()
         js.stop()
+
+
+def test_outbox_on_postgresql(pg_url: str) -> None:  # noqa: F811
+    """The same outbox (migration, retries, delivery) on the shared PostgreSQL store."""
+    rx = Receiver(fail=2)
+    try:
+        st = open_store(pg_url)
+        p = post(1, "I will hurt the Riverside School District staff")
+        j = judgement("Riverside School District", threat="threat", score=0.9, sentiment="negative")
+        (aid,) = st.commit_batch([(p, j)], [(p, j)]).new_alert_ids
+        hook = WebhookNotifier(rx.url, SECRET, st, poll=0.05, delay=no_delay, log=quiet)
+        hook.notify(st.get_alert(aid))  # type: ignore[arg-type]
+        hook.notify(st.get_alert(aid))  # type: ignore[arg-type]  # queued once only
+        wait(lambda: len(rx.accepted) == 1, what="delivery")
+        hook.close()
+        assert hook.pending() == 0 and len(rx.calls) == 3
+        assert st.query("SELECT attempts FROM outbox")[0][0] == 3
+        st.close()
+    finally:
+        rx.stop()
