@@ -58,6 +58,7 @@ def timed(fn):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - t0
 
 
+BYTES_PER_ENTRY = 0.0
 SUMMARY = re.compile(r"busy ([\d.]+)s \(store ([\d.]+)s, wait for input ([\d.]+)s\)")
 
 
@@ -104,6 +105,8 @@ def bus_drain(bus: str, path: Path, total: int) -> tuple[float, float]:
     pub = RedisPublisher(bus, stream=stream, maxlen=max(total * 2, 1000))
     _, t_pub = timed(lambda: publish_inputs(pub, read_inputs([str(path)]), batch_size=500, resume=False))
     r = redis.Redis.from_url(bus)
+    global BYTES_PER_ENTRY
+    BYTES_PER_ENTRY = int(r.memory_usage(stream, samples=0) or 0) / max(1, int(r.xlen(stream)))
     r.xgroup_create(stream, "g", id="0")
     t0 = time.perf_counter()
     got = 0
@@ -133,6 +136,7 @@ def main() -> None:
     n = len(items)
     rows: list[tuple[str, float, str]] = []
 
+    Pipeline(wl, None, judge).run(items[:1000])  # warm up: language model, matcher, judge
     # floors, in this process
     st, t_judge = timed(lambda: Pipeline(wl, None, judge, batch_size=args.batch_size).run(items))
     _, t_read = timed(lambda: list(read_inputs([str(path)])))
@@ -158,7 +162,7 @@ def main() -> None:
             busy = r["busy"] or 1.0
             rows.append((f"{k} worker{'s' if k > 1 else ''}, Redis + PostgreSQL", n / r["wall"],
                          f"judge {100 * r['judge'] / busy:.0f}% / store {100 * r['store'] / busy:.0f}% of busy time; "
-                         f"idle on bus {r['wait']:.1f}s"))
+                         f"workers busy {100 * busy / (k * r['wall']):.0f}% of the run"))
     finally:
         pg.stop()
         rs.stop()
@@ -169,6 +173,7 @@ def main() -> None:
     print(f"|{'-' * 46}|{'-' * 12}|{'-' * 11}|------")
     for name, rate, note in rows:
         print(f"| {name:<44} | {rate:>10,.0f} | {rate / base:>8.2f}x | {note}")
+    print(f"\nRedis memory per stream entry: {BYTES_PER_ENTRY:,.0f} bytes (MEMORY USAGE / XLEN)")
 
 
 if __name__ == "__main__":

@@ -69,10 +69,17 @@ class PostgresServer:
             self.as_user = ["runuser", "-u", "postgres", "--"]
         self._run([str(bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
                    "-E", "UTF8", "--no-sync", "--locale=C"])
+        self.start()
+
+    def start(self) -> None:
         opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=50")
-        self._run([str(bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", opts, "-w", "start"])
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", opts, "-w", "start"])
         wait_port(self.port)
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: clients are disconnected), keeping its data."""
+        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
     def _run(self, cmd: list[str]) -> None:
         r = subprocess.run(self.as_user + cmd, capture_output=True, text=True, timeout=120)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import redis
 
 from servers import (  # noqa: F401  (fixtures)
     WATCHLIST,
+    PostgresServer,
     make_corpus,
     pg_server,
     pg_url,
@@ -169,3 +172,37 @@ def srv_state(url: str) -> dict[str, int]:
              "acked": delivered - int(g["pending"]), "last_delivered": last}
     r.close()
     return state
+
+
+def wait_until(cond, timeout: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition another thread or process will make true (bounded)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_database_outage_is_waited_out_not_dead_lettered(corpus: Path, reference: dict[str, object],
+                                                         redis_server) -> None:  # noqa: F811
+    """PostgreSQL stops mid-stream and comes back: the worker waits, reconnects, and stores
+    everything exactly once; no entry is dead-lettered for the outage."""
+    srv = PostgresServer()
+    try:
+        store = open_store(srv.create_db())
+        publish_inputs(RedisPublisher(redis_server.url), read_inputs([str(corpus)]))
+        w = Worker(redis_server.url, Pipeline(load_watchlist(WATCHLIST), store, load_judge("lexicon")),
+                   batch_size=20, block_ms=100, claim_idle=0.5, max_deliveries=2)
+        done: list[object] = []
+        t = threading.Thread(target=lambda: done.append(w.run(exit_when_idle=1.0)), daemon=True)
+        t.start()
+        wait_until(lambda: w.stats.batches >= 3)
+        srv.halt()
+        wait_until(lambda: not w._healthy)  # the worker noticed, and now waits
+        srv.start()
+        t.join(timeout=180)
+        assert done, "worker did not finish"
+        assert w.stats.dead_lettered == 0
+        compare(snapshot(store), reference)
+        store.close()
+    finally:
+        srv.stop()

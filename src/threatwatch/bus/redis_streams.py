@@ -266,6 +266,8 @@ class Worker:
         self._claim_cursor = "0-0"
         self._last_claim = 0.0
         self._last_gauges = 0.0
+        self._recover = True  # first re-read our own pending entries (a restart under the same name)
+        self._healthy = True  # False after a store/bus outage, until a probe succeeds
         self.stop_event = threading.Event()
         self.checkpoint_source = f"redis:{stream}/{group}/{self.consumer}"
         self.ensure_group()
@@ -309,6 +311,25 @@ class Worker:
         rows = self.r.xpending_range(self.stream, self.group, min=lo, max=hi, count=len(ids) * 4 + 10,
                                      consumername=self.consumer)
         return {r["message_id"]: int(r["times_delivered"]) for r in rows}
+
+    def _read_own(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Our own pending entries (id 0 = history): after a restart under the same name or a
+        store outage, they are retried at once instead of after `claim_idle`."""
+        resp = self.r.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=self.batch_size)
+        entries = resp[0][1] if resp else []
+        gone = [i for i, f in entries if not f]
+        if gone:  # trimmed while pending
+            self.r.xack(self.stream, self.group, *gone)
+            self.stats.trimmed += len(gone)
+            m.MESSAGES.labels(self.stream, self.group, "trimmed").inc(len(gone))
+        return [(i, f) for i, f in entries if f]
+
+    def _probe(self) -> None:
+        """After an outage: touch the store and Redis before taking entries again, so entries
+        are not redelivered (and their delivery counts raised) while nothing can succeed."""
+        self.timed.query("SELECT 1")
+        self.r.ping()
+        self._healthy = True
 
     def _read(self, block_ms: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
         resp = self.r.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.batch_size,
@@ -388,7 +409,14 @@ class Worker:
 
     def step(self, block_ms: int | None = None) -> int:
         """One batch: claimed stale entries first, else new ones. Returns entries handled."""
-        msgs = self._claim()
+        if not self._healthy:
+            self._probe()
+        msgs: list[tuple[bytes, dict[bytes, bytes]]] = []
+        if self._recover:
+            msgs = self._read_own()
+            self._recover = bool(msgs)
+        if not msgs:
+            msgs = self._claim()
         deliveries: dict[bytes, int] = {}
         if msgs:
             deliveries = self._deliveries([i for i, _ in msgs])
@@ -454,6 +482,8 @@ class Worker:
             except Exception as e:
                 if not _transient(e):
                     raise
+                self._healthy = False
+                self._recover = True
                 log.warning("store or bus unavailable (%s: %s); retrying in %.1fs", type(e).__name__, e, backoff)
                 m.ERRORS.labels(type(e).__name__).inc()
                 self.stop_event.wait(backoff)

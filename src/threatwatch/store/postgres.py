@@ -81,10 +81,24 @@ class PostgresStore(SQLStore):
         """Migration text for PostgreSQL: REAL is 4 bytes here, so use 8 like SQLite does."""
         return re.sub(r"\bREAL\b", "DOUBLE PRECISION", super().ddl(stmt))
 
+    def _ensure(self) -> None:
+        """Reconnect after the server went away (restart, failover, network): long-running
+        workers and the desk outlive a database restart. Raises OperationalError while down."""
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            self.conn = psycopg.connect(self.url, autocommit=False, connect_timeout=10)
+            self._dirty = False
+            log.warning("reconnected to %s", redact(self.url))
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self.lock:
+            self._ensure()
             self._dirty = True  # a write is open until commit(): reads must not commit it early
             return super().execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            self._ensure()
+            return super().query(sql, params)
 
     def commit(self) -> None:
         self.conn.commit()
@@ -200,7 +214,9 @@ class PostgresStore(SQLStore):
         serialization failure (the rolled-back batch is simply done again)."""
         for attempt in range(1, self.retries + 1):
             try:
-                return super().commit_batch(counted, alerts, **kw)
+                with self.lock:
+                    self._ensure()
+                    return super().commit_batch(counted, alerts, **kw)
             except RETRYABLE as e:
                 if attempt == self.retries:
                     raise
