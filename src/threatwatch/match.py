@@ -17,7 +17,7 @@ import hyperscan
 import msgspec
 
 from .config import Target, Watchlist
-from .normalise import fold, fold_many, fold_with_map
+from .normalise import fold, fold_many, fold_with_map, text_starts
 
 # Accent-insensitive letters, so "Lucia" finds "Lucía" and "Energia" finds "Energía".
 _VARIANTS = {
@@ -125,11 +125,7 @@ class Matcher:
 
     def _scan_batch(self, buf: bytes, folded: Sequence[str]) -> dict[int, set[int]]:
         """{post index: target indices} for the posts of `buf` (folded texts joined by NUL)."""
-        starts: list[int] = []
-        pos = 0
-        for f in folded:
-            starts.append(pos)
-            pos += (len(f) if f.isascii() else len(f.encode("utf-8"))) + 1
+        starts = text_starts(buf, folded)
         hits: dict[int, set[int]] = {}
 
         def on_match(idx: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
@@ -145,32 +141,50 @@ class Matcher:
 
     def find_many(self, texts: Sequence[str], folded: Sequence[str] | None = None) -> list[list[Mention]]:
         """`[find(t) for t in texts]`, batched: folding and the prefilter scan run once per batch;
-        only the few posts the prefilter flags are verified one by one."""
-        if folded is None:
-            folded = fold_many(texts)
+        only the few posts the prefilter flags are verified one by one. `folded`, when given,
+        must be `fold_many(texts)`."""
         out: list[list[Mention]] = [[] for _ in texts]
-        if self._empty or self._batch_db is None:
-            for i, f in enumerate(folded):
-                out[i] = self.find(texts[i], f)
-            return out
-        try:
-            buf = "\x00".join(folded).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate is not UTF-8: scan each post alone
-            return [self.find(t, f) for t, f in zip(texts, folded, strict=True)]
-        for i, cand in self._scan_batch(buf, folded).items():
-            out[i] = self.find(texts[i], folded[i], cand)
+        for i, mentions in self.find_sparse(texts, folded).items():
+            out[i] = mentions
         return out
 
-    def find(self, text: str, folded: str | None = None, cand: set[int] | None = None) -> list[Mention]:
+    def find_sparse(self, texts: Sequence[str], folded: Sequence[str] | None = None) -> dict[int, list[Mention]]:
+        """Like `find_many`, but only {index: mentions} for the texts that mention a target."""
+        if folded is None:
+            folded = fold_many(texts)
+        found: dict[int, list[Mention]] = {}
+        if self._empty:
+            return found
+        try:
+            if self._batch_db is None:
+                raise UnicodeEncodeError("utf-8", "", 0, 0, "no batch database")
+            buf = "\x00".join(folded).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate is not UTF-8: scan each post alone
+            for i, (t, f) in enumerate(zip(texts, folded, strict=True)):
+                if ms := self.find(t, f):
+                    found[i] = ms
+            return found
+        for i, cand in sorted(self._scan_batch(buf, folded).items()):
+            t, f = texts[i], folded[i]
+            if ms := self.find(t, f, cand, plain=t.isascii() and f == t):
+                found[i] = ms
+        return found
+
+    def find(self, text: str, folded: str | None = None, cand: set[int] | None = None, *,
+             plain: bool = False) -> list[Mention]:
         """Targets mentioned in `text`, with spans in the original text. `cand`: the prefilter's
-        answer for this text when already known (see `find_many`)."""
+        answer for this text when already known; `plain`: `text` is ASCII and folding left it
+        unchanged, so folded positions are original positions (see `find_many`)."""
         if cand is None:
             if folded is None:
                 folded = fold(text)
             cand = self.candidates(folded)
         if not cand:
             return []
-        ftext, pos = fold_with_map(text)
+        if plain:
+            ftext, pos = text, range(len(text))
+        else:
+            ftext, pos = fold_with_map(text)
         out: list[Mention] = []
         for ti in sorted(cand):
             spans: list[tuple[int, int]] = []

@@ -167,32 +167,54 @@ def _prefilter_db():  # noqa: ANN202 - hyperscan object
     return db
 
 
+def _byte_literals(chars: str) -> str:
+    return "|".join("".join(f"\\x{b:02x}" for b in ch.encode("utf-8")) for ch in sorted(set(chars)))
+
+
+# a lookalike or invisible character left after NFKC: the text takes the exact slow path
+_PREFILTER.append(_byte_literals("".join(_CONFUSABLES) + "\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061"
+                                 "\u2062\u2063\u2064\ufeff\u180e"))
+
+
 def fold_many(texts: Sequence[str]) -> list[str]:
-    """`[fold(t) for t in texts]`, fast: the Unicode steps run only on non-ASCII texts, and the
-    leet/spacing/repeat steps only on texts one hyperscan scan of the batch says they may change."""
-    pre = [t if t.isascii() else _fold_unicode(t) for t in texts]
+    """`[fold(t) for t in texts]`, fast: one hyperscan scan of the whole batch (after NFKC)
+    finds the few texts where lookalike, invisible, leet, spacing or repeat folding could
+    change anything; only those take the exact per-text path."""
+    pre = [t if t.isascii() else unicodedata.normalize("NFKC", t) for t in texts]
     if not pre:
         return pre
-    # "\n" before, between and after the texts: a non-word byte none of the patterns' inner
+    # NUL before, between and after the texts: a non-word byte none of the patterns' inner
     # classes accept, so no match spans two texts and text edges act as word boundaries.
+    joined = "\x00".join(pre)
     try:
-        body = "\n".join(pre).encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates: bytes all the same (this scan is byte-level)
-        body = "\n".join(pre).encode("utf-8", "surrogatepass")
-    starts: list[int] = []
-    pos = 1
-    for t in pre:
-        starts.append(pos)
-        pos += (len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))) + 1
+        buf = joined.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: fine for a byte-level scan
+        buf = joined.encode("utf-8", "surrogatepass")
+    starts = [s + 1 for s in text_starts(buf, pre)]
     flagged: set[int] = set()
 
     def on_match(_id: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
-        flagged.add(bisect_right(starts, to - 1) - 1)  # the match's last byte is in text k (or its "\n")
+        flagged.add(bisect_right(starts, to - 1) - 1)  # the match's last byte is in text k (or its NUL)
 
-    _prefilter_db().scan(b"\n" + body + b"\n", match_event_handler=on_match)
+    _prefilter_db().scan(b"\x00" + buf + b"\x00", match_event_handler=on_match)
     for k in flagged:
-        pre[k] = _fold_ascii_steps(pre[k])
+        pre[k] = fold(texts[k])
     return pre
+
+
+def text_starts(buf: bytes, texts: Sequence[str]) -> list[int]:
+    """Byte offset of each text in `buf`, which is `texts` joined by NUL and encoded as UTF-8."""
+    if buf.count(b"\x00") == len(texts) - 1:  # no NUL inside a text: find the joints, vectorised
+        import numpy as np
+
+        seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 0)
+        return [0, *(seps + 1).tolist()]
+    starts: list[int] = []
+    pos = 0
+    for t in texts:
+        starts.append(pos)
+        pos += (len(t) if t.isascii() else len(t.encode("utf-8", "surrogatepass"))) + 1
+    return starts
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
+from operator import attrgetter
 from typing import NamedTuple
 
 import msgspec
@@ -85,11 +87,11 @@ class Pipeline:
         texts = [p.text for p in posts]
         folded = fold_many(texts)
         self._folded = {}
-        for post, f, mentions in zip(posts, folded, self.matcher.find_many(texts, folded), strict=True):
-            if mentions:
-                post.lang = detect_lang(post.text, post.lang)
-                pairs.extend((post, m) for m in mentions)
-                self._folded[post.text] = f
+        for i, mentions in self.matcher.find_sparse(texts, folded).items():  # in post order
+            post = posts[i]
+            post.lang = detect_lang(post.text, post.lang)
+            pairs.extend((post, m) for m in mentions)
+            self._folded[post.text] = folded[i]
         return pairs
 
     def _inputs(self, pairs: Sequence[tuple[Post, Mention]]) -> list[JudgeInput]:
@@ -112,14 +114,10 @@ class Pipeline:
     def _prepare(self, items: Sequence[Post | Reject]) -> _Prepared:
         """The stages before the judge: split posts from rejects, normalise, match."""
         stats = RunStats()
-        posts: list[Post] = []
-        rejects: list[Reject] = []
-        for it in items:
-            if isinstance(it, Reject):
-                rejects.append(it)
-                stats.rejected[it.reason] = stats.rejected.get(it.reason, 0) + 1
-            else:
-                posts.append(it)
+        rejects: list[Reject] = [it for it in items if isinstance(it, Reject)]
+        posts: list[Post] = [it for it in items if not isinstance(it, Reject)] if rejects else list(items)  # type: ignore[misc]
+        for r in rejects:
+            stats.rejected[r.reason] = stats.rejected.get(r.reason, 0) + 1
         stats.read = len(posts)
         pairs = self.match(posts)
         return _Prepared(stats, posts, rejects, pairs, self._inputs(pairs))
@@ -196,8 +194,7 @@ class Pipeline:
 
         try:
             for n, batch in enumerate(batched(items, self.batch_size)):
-                for it in batch:
-                    per_source[it.source] += 1
+                per_source.update(map(_source_of, batch))
                 last = batch[-1].source
                 cp = (last, str(per_source[last])) if last else None
                 if n == self.overlap_after and (name := self._helper_name()) is not None:
@@ -239,6 +236,9 @@ class Pipeline:
             return name if load_judge(name) is self.judge else None
         except Exception:
             return None
+
+
+_source_of = attrgetter("source")
 
 
 class _Prepared(NamedTuple):
@@ -334,11 +334,7 @@ def _helper_main() -> None:
 
 
 def batched(items: Iterable[Post | Reject], n: int) -> Iterator[list[Post | Reject]]:
-    batch: list[Post | Reject] = []
-    for it in items:
-        batch.append(it)
-        if len(batch) >= n:
-            yield batch
-            batch = []
-    if batch:
+    """Lists of `n` items (the last one shorter)."""
+    it = iter(items)
+    while batch := list(islice(it, n)):
         yield batch
