@@ -199,7 +199,6 @@ def markdown(res: dict[str, Any], opts: argparse.Namespace, argv: list[str]) -> 
         f"judge load {e['judge_load_s']:.1f}s (not timed); e2e SQLite file {_fmt(e.get('db_mb'), ' MiB', 1)}",
         f"- latency feed: open loop (post i arrives at i/rate), flush at {opts.max_batch} posts or 200 ms; "
         "floor ratio for latency = same feed with match only",
-        "",
         f"- load average (1 min) before / after: {res['load_before'][0]:.1f} / {res['load_after'][0]:.1f} "
         "(other work on the machine slows wall-clock figures; per-CPU-second figures are steadier)",
         "",
