@@ -266,7 +266,8 @@ class TrainedJudge:
                    p_threat: float, po: float, sub_p: np.ndarray | None) -> Judgement:
         t = it.target
         on_target = t is None or po >= 0.5
-        score = p_threat * (po if t is not None else 1.0)
+        # off the target, a threat is not a threat toward it: the score says so too
+        score = p_threat if on_target else p_threat * po
         thr = self.threshold if t is None or t.threshold == 0.5 else t.threshold
         flagged = t is not None and on_target and score >= thr
         subtype = None

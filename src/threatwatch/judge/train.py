@@ -283,28 +283,9 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, langs: list[str], kinds: list
 
 
 # ----------------------------------------------------------------------------- main
-def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None, quick: bool = False,
-          log=print) -> dict:  # noqa: ANN001
-    """Train every head, choose thresholds on dev, write judge.npz + judge.json; return metrics."""
-    np.random.seed(SEED)
-    wl_path = labelled_dir / "watchlist.toml"
-    watchlist = load_watchlist(wl_path)
-    errors: list[str] = []
-    lab_files = sorted(labelled_dir.glob("*.csv"))
-    lab = load_labelled(lab_files, watchlist, errors)
-    for e in errors[:20]:
-        log(f"[yellow]skipped[/] {e}")
-    if len(errors) > 20:
-        log(f"... and {len(errors) - 20} more bad rows")
-    lab_tr = [r for r in lab if r.split == "train"]
-    lab_dev = [r for r in lab if r.split == "dev"]
-    log(f"labelled: {len(lab)} rows ({len(lab_tr)} train, {len(lab_dev)} dev) from {', '.join(p.name for p in lab_files)}")
-    cache = EmbeddingCache(cache_dir)
-    arrays: dict[str, np.ndarray] = {}
-    metrics: dict = {}
-    sizes = {"h": N_HASH, "c": N_CUE_FEATS, "l": 3, "e": 512, "o": N_ONT}
-
-    # ---------------- sentiment
+def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cache: EmbeddingCache,
+                     arrays: dict, metrics: dict, sizes: dict, quick: bool, log) -> list[str]:  # noqa: ANN001
+    """Sentiment heads (fast: n-grams + cues; full: + USE) on public tweets + the labelled set."""
     s_tr, s_dev = load_public_sentiment(data_dir)
     if quick:
         s_tr = s_tr[::4]
@@ -338,9 +319,48 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
             metrics["cascade/sent_fast_share_confident"] = round(float((pf >= conf).mean()), 3)
             metrics["cascade/sent_fast_acc_when_confident"] = round(acc_conf, 3)
 
+    return sorted({r.src for r in s_tr})
+
+
+def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None, quick: bool = False,
+          log=print, keep_sentiment: bool = False) -> dict:  # noqa: ANN001
+    """Train every head, choose thresholds on dev, write judge.npz + judge.json; return metrics."""
+    np.random.seed(SEED)
+    wl_path = labelled_dir / "watchlist.toml"
+    watchlist = load_watchlist(wl_path)
+    errors: list[str] = []
+    lab_files = sorted(labelled_dir.glob("*.csv"))
+    lab = load_labelled(lab_files, watchlist, errors)
+    for e in errors[:20]:
+        log(f"[yellow]skipped[/] {e}")
+    if len(errors) > 20:
+        log(f"... and {len(errors) - 20} more bad rows")
+    lab_tr = [r for r in lab if r.split == "train"]
+    lab_dev = [r for r in lab if r.split == "dev"]
+    log(f"labelled: {len(lab)} rows ({len(lab_tr)} train, {len(lab_dev)} dev) from {', '.join(p.name for p in lab_files)}")
+    cache = EmbeddingCache(cache_dir)
+    arrays: dict[str, np.ndarray] = {}
+    metrics: dict = {}
+    sizes = {"h": N_HASH, "c": N_CUE_FEATS, "l": 3, "e": 512, "o": N_ONT}
+
+    # ---------------- sentiment
+    prev = out / "judge.npz"
+    if keep_sentiment and prev.exists():
+        with np.load(prev, allow_pickle=False) as z:
+            arrays.update({k: z[k] for k in z.files if k.startswith("sent_")})
+        old = json.loads((out / "judge.json").read_text(encoding="utf-8"))
+        metrics.update({k: v for k, v in old.get("dev_metrics", {}).items()
+                        if k.startswith(("sent_", "cascade/sent"))})
+        s_tr_srcs = old.get("trained_on", {}).get("public_sentiment", [])
+        log("sentiment: kept the heads from the previous weights (--keep-sentiment)")
+    else:
+        s_tr_srcs = _train_sentiment(data_dir, lab_tr, lab_dev, cache, arrays, metrics, sizes, quick, log)
+
     # ---------------- threat
     meta_neg = load_metacorps(data_dir)
-    T_tr = [r for r in lab_tr if r.target] + meta_neg
+    # the threat head answers "is this a threat, given the post is about the target": off-target
+    # rows train the on-target head instead (the judge gates threats on it)
+    T_tr = [r for r in lab_tr if r.target and r.on_target == 1] + meta_neg
     T_dev = [r for r in lab_dev if r.target]
     yt_tr = np.array([0 if r.threat == "none" or r.on_target == 0 else 1 for r in T_tr])
     yt_dev = np.array([0 if r.threat == "none" or r.on_target == 0 else 1 for r in T_dev])
@@ -350,7 +370,7 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
     ft_dev = feats(T_dev, cache, desc="threat dev")
     cal: dict[str, list[float]] = {}
     dev_p: dict[str, np.ndarray] = {}
-    for name, key, blocks, C in (("thr_fast", "fast", ["h", "c", "l"], 16.0), ("thr_full", "full", ["h", "c", "l", "e"], 16.0)):
+    for name, key, blocks, C in (("thr_fast", "fast", ["h", "c", "l"], 16.0), ("thr_full", "full", ["h", "c", "l", "e"], 4.0)):
         clf = _fit(ft_tr, yt_tr, blocks, C, wt, balanced=True)
         _export(clf, blocks, sizes, name, arrays)
         z = _scores(clf, ft_dev, blocks) if T_dev else np.zeros(0)
@@ -389,26 +409,23 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         c_thr = 0.05
     # final dev scores: cascade exactly as at run time
     p_final = np.where(pf >= c_thr, dev_p.get("full", pf), pf) if len(pf) else pf
-    threshold = choose_threshold(p_final, yt_dev, thr_langs, kinds) if len(pf) else 0.5
-    log(f"threat: cascade fast-min {c_thr:.4f}; threshold {threshold:.2f} (dev protected false alerts <= 2% per language)")
 
     # ---------------- on-target
     O_tr = [r for r in lab_tr if r.target]
     O_dev = [r for r in lab_dev if r.target]
-    fo_tr = _ontarget_feats(O_tr, ft_tr, T_tr, watchlist, cache)
+    fo_tr = _ontarget_feats(O_tr, feats(O_tr, cache, desc="on-target train"), O_tr, watchlist, cache)
     fo_dev = _ontarget_feats(O_dev, ft_dev, T_dev, watchlist, cache)
     yo_tr = np.array([r.on_target for r in O_tr])
     yo_dev = np.array([r.on_target for r in O_dev])
     sizes_fast = dict(sizes, o=N_ONT_FAST)
     onf = {"h": fo_tr["h"], "o": fo_tr["o"][:, :N_ONT_FAST]}
     onf_dev = {"h": fo_dev["h"], "o": fo_dev["o"][:, :N_ONT_FAST]}
-    clf_of = _fit(onf, yo_tr, ["h", "o"], 1.0, balanced=True)
+    clf_of = _fit(onf, yo_tr, ["h", "o"], 4.0, balanced=True)
     _export(clf_of, ["h", "o"], sizes_fast, "ont_fast", arrays)
-    clf_o = _fit(fo_tr, yo_tr, ["h", "o"], 1.0, balanced=True)
-    _export(clf_o, ["h", "o"], sizes, "ont_full", arrays)
-    arrays["ont_full.e"] = np.zeros((512, 1), np.float32)
+    clf_o = _fit(fo_tr, yo_tr, ["h", "o", "e"], 4.0, balanced=True)
+    _export(clf_o, ["h", "o", "e"], sizes, "ont_full", arrays)
     po_fast = clf_of.predict_proba(_stack(onf_dev, ["h", "o"]))[:, 1] if O_dev else np.zeros(0)
-    po_full = clf_o.predict_proba(_stack(fo_dev, ["h", "o"]))[:, 1] if O_dev else np.zeros(0)
+    po_full = clf_o.predict_proba(_stack(fo_dev, ["h", "o", "e"]))[:, 1] if O_dev else np.zeros(0)
     band = (0.1, 0.9)
     po = np.where((po_fast > band[0]) & (po_fast < band[1]), po_full, po_fast)
     if len(po):
@@ -418,10 +435,15 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
             metrics[f"on_target/dev/{lg}/accuracy"] = round(acc, 4)
             log(f"on-target dev {lg}: accuracy {acc:.3f} (n={int(m.sum())})")
 
-    # threat dev metrics with the on-target gate, as the judge applies it
+    # threshold and threat dev metrics with the on-target gate, as the judge applies it
+    threshold = 0.5
     if len(p_final):
         po_thr = np.array([po[i] for i in range(len(O_dev))])
-        score = p_final * po_thr
+        gated = np.where(po_thr >= 0.5, p_final, 0.0)
+        threshold = choose_threshold(gated, yt_dev, thr_langs, kinds)
+        log(f"threat: cascade fast-min {c_thr:.4f}; threshold {threshold:.2f} "
+            "(dev protected false alerts <= 2% per language)")
+        score = np.where(po_thr >= 0.5, p_final, p_final * po_thr)
         flag = (score >= threshold) & (po_thr >= 0.5)
         for lg in sorted(set(thr_langs)) + ["all"]:
             m = np.array([lg in ("all", x) for x in thr_langs])
@@ -448,7 +470,7 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         "trained_on": {
             "labelled": [p.name for p in lab_files],
             "labelled_rows": {"train": len(lab_tr), "dev": len(lab_dev)},
-            "public_sentiment": sorted({r.src for r in s_tr}),
+            "public_sentiment": s_tr_srcs,
             "public_threat_negatives": "metacorps (BSD-3-Clause)" if meta_neg else None,
         },
         "dev_metrics": metrics,
@@ -491,6 +513,7 @@ def train_command(
     out: Path = Path("src/threatwatch/judge/weights"),
     cache_dir: Path | None = None,
     quick: bool = False,
+    keep_sentiment: bool = False,
 ) -> None:
     """Train the default judge (sentiment, threat, on-target heads) and write its weights."""
     from rich.console import Console
@@ -503,7 +526,7 @@ def train_command(
         console.print(f"[red]error:[/] --labelled {labelled}: needs watchlist.toml and the labelled CSV files")
         raise SystemExit(2)
     cache = cache_dir or Path.home() / ".cache" / "threatwatch" / "use"
-    train(data_dir, labelled, out, cache, quick=quick, log=console.print)
+    train(data_dir, labelled, out, cache, quick=quick, log=console.print, keep_sentiment=keep_sentiment)
 
 
 def register(app) -> None:  # noqa: ANN001 - typer.Typer
@@ -517,10 +540,12 @@ def register(app) -> None:  # noqa: ANN001 - typer.Typer
         out: Path = typer.Option(Path("src/threatwatch/judge/weights"), "--out", help="where to write the weights"),
         cache_dir: Path = typer.Option(None, "--cache-dir", help="USE embedding cache (default ~/.cache/threatwatch/use)"),
         quick: bool = typer.Option(False, "--quick", help="a quarter of the public sentiment data, for a fast check"),
+        keep_sentiment: bool = typer.Option(False, "--keep-sentiment",
+                                            help="reuse the sentiment heads in --out (retrain threat/on-target only)"),
     ) -> None:
         """Train the default judge from public data + the labelled set (seeded, offline)."""
-        train_command(data_dir, labelled, out, cache_dir, quick)
+        train_command(data_dir, labelled, out, cache_dir, quick, keep_sentiment)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    train_command(*(Path(a) for a in sys.argv[1:5]))
+    train_command(*(Path(a) for a in sys.argv[1:5]), keep_sentiment="--keep-sentiment" in sys.argv)
