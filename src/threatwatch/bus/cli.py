@@ -132,6 +132,9 @@ def register(app: typer.Typer) -> None:
         block: Annotated[float, typer.Option(help="Seconds to wait for new entries per read.")] = 1.0,
         exit_when_idle: Annotated[float | None, typer.Option(help="Exit after this many idle seconds once nothing is pending (batch jobs).")] = None,
         notify: Annotated[list[str] | None, typer.Option("--notify", help="As for `watch`: webhook:URL | smtp://... (repeatable).")] = None,
+        notify_sender: Annotated[bool, typer.Option(
+            help="Also deliver queued notifications. With N workers, keep it on ONE of them "
+                 "(--no-notify-sender on the rest): all workers queue alerts in the outbox.")] = True,
         metrics_port: MetricsOpt = None,
         fault: Annotated[str | None, typer.Option(hidden=True, help="Crash tests only.")] = None,
     ) -> None:
@@ -158,7 +161,7 @@ def register(app: typer.Typer) -> None:
             except ImportError:
                 raise _err("--notify is not available in this install") from None
             try:
-                notifiers = build_notifiers(notify, store)
+                notifiers = build_notifiers(notify, store, start=notify_sender)
             except NotifyConfigError as e:
                 raise _err(str(e)) from None
         metrics.serve(metrics_port)
@@ -172,6 +175,10 @@ def register(app: typer.Typer) -> None:
         except KeyboardInterrupt:
             st = w.stats
         w.close()
+        for n in notifiers:
+            close = getattr(n, "close", None)
+            if close is not None:
+                close()
         store.close()
         typer.echo(f"worker {w.consumer}: {st.messages:,} entries in {st.batches:,} batches, {st.posts:,} posts, "
                    f"{st.counted:,} newly counted, {st.already_counted:,} already counted, {st.alerts:,} alerts, "
