@@ -144,3 +144,20 @@ def test_params_are_tunable() -> None:
     counts = {d: 0 for d in ds}
     counts[ds[-1]] = 3
     assert count_spikes("T", counts, [ds[-1]], "day", ds[0], SpikeParams(min_alerts=3, z=2.5))
+
+
+def test_noisy_data_without_events_raises_almost_no_spikes() -> None:
+    """Overdispersed random counts (no real event): the target-wide spread keeps false spikes rare."""
+    import random
+
+    rng = random.Random(3)
+    start = "2026-10-05T00"
+    hours = buckets_between(start, shift(start, "hour", 24 * 35), "hour")
+    neg = {h: sum(rng.randint(0, 20) for _ in range(4)) for h in hours}
+    men = {h: neg[h] + sum(rng.randint(0, 20) for _ in range(8)) for h in hours}
+    alerts = {h: rng.randint(0, 6) for h in hours}
+    check = hours[-24 * 7:]
+    false = share_spikes("T", neg, men, check, "hour", start) + count_spikes("T", alerts, check, "hour", start)
+    assert len(false) <= 2  # of 336 checks
+    neg[check[-1]] = men[check[-1]] - 2  # then a real pile-on: nearly everything negative
+    assert check[-1] in [s.bucket for s in share_spikes("T", neg, men, check, "hour", start)]

@@ -109,48 +109,65 @@ def _mad(xs: list[float], med: float) -> float:
 
 
 # -- the detectors (pure functions over bucket -> value maps) ----------------------------------
+def _global_scale(residuals: list[float]) -> float:
+    """Robust spread of (value - its seasonal median) over all checked buckets. Four earlier
+    slots can agree by chance (a tiny MAD); this target-wide spread keeps the scale honest
+    when the data are noisier than their own short history suggests."""
+    if len(residuals) < 5:
+        return 0.0
+    m = median(residuals)
+    return 1.4826 * median(abs(r - m) for r in residuals)
+
+
 def count_spikes(target: str, counts: Mapping[str, int], check: Iterable[str], granularity: str,
                  first: str, p: SpikeParams = SpikeParams()) -> list[Spike]:
     """Alert-count spikes: buckets in `check` far above their seasonal median."""
-    out = []
+    cands = []
     for b in check:
-        x = counts.get(b, 0)
-        if x < p.min_alerts:
-            continue
         hist, method = _history(b, granularity, first, p)
         if len(hist) < min(p.min_history, 2):
             continue  # no past to compare with
         xs = [float(counts.get(h, 0)) for h in hist]
         med = median(xs)
-        scale = max(1.4826 * _mad(xs, med), math.sqrt(max(med, 1.0)))
+        cands.append((b, float(counts.get(b, 0)), med, 1.4826 * _mad(xs, med), len(hist), method))
+    spread = _global_scale([x - med for _b, x, med, _s, _n, _m in cands])
+    out = []
+    for b, x, med, local, nh, method in cands:
+        if x < p.min_alerts:
+            continue
+        scale = max(local, spread, math.sqrt(max(med, 1.0)))
         z = (x - med) / scale
         ratio = x / max(med, 1.0)
         if z >= p.z and ratio >= p.min_ratio:
-            out.append(Spike(target, granularity, b, "alerts", float(x), med, round(z, 2), round(ratio, 2),
-                             int(x), len(hist), method))
+            out.append(Spike(target, granularity, b, "alerts", x, med, round(z, 2), round(ratio, 2), int(x), nh, method))
     return out
 
 
 def share_spikes(target: str, negative: Mapping[str, int], mentions: Mapping[str, int], check: Iterable[str],
                  granularity: str, first: str, p: SpikeParams = SpikeParams()) -> list[Spike]:
     """Negative-share spikes: buckets whose share of negative mentions is far above usual."""
-    out = []
+    cands = []
     for b in check:
         n = mentions.get(b, 0)
-        if n < p.min_mentions:
+        if n < max(5, p.min_mentions // 4):
             continue
-        share = negative.get(b, 0) / n
         hist, method = _history(b, granularity, first, p)
         xs = [negative.get(h, 0) / mentions[h] for h in hist if mentions.get(h, 0) >= max(5, p.min_mentions // 4)]
         if len(xs) < 2:
             continue
         base = median(xs)
+        cands.append((b, n, negative.get(b, 0) / n, base, 1.4826 * _mad(xs, base), len(xs), method))
+    spread = _global_scale([share - base for _b, _n, share, base, _s, _k, _m in cands])
+    out = []
+    for b, n, share, base, local, nh, method in cands:
+        if n < p.min_mentions:
+            continue
         se = math.sqrt(max(base * (1 - base), 0.01) / n)
-        scale = max(1.4826 * _mad(xs, base), se, 0.02)
+        scale = max(local, spread, se, 0.02)
         z = (share - base) / scale
         if z >= p.z and share - base >= p.min_share_rise:
             out.append(Spike(target, granularity, b, "negative_share", round(share, 4), round(base, 4), round(z, 2),
-                             None, int(n), len(xs), method))
+                             None, int(n), nh, method))
     return out
 
 
