@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,11 +60,31 @@ def timed(fn):  # type: ignore[no-untyped-def]
     return out, time.perf_counter() - t0
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds of a process and its reaped children (PostgreSQL backends end up in the
+    postmaster's cutime/cstime when their connection closes)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / TICK
+
+
+def children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 BYTES_PER_ENTRY = 0.0
 SUMMARY = re.compile(r"busy ([\d.]+)s \(store ([\d.]+)s, wait for input ([\d.]+)s\)")
 
 
-def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace, total: int) -> dict[str, float]:
+def pg_pid(pg: PostgresServer) -> int:
+    return int((pg.data / "postmaster.pid").read_text().split()[0])
+
+
+def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace, total: int,
+                pg: PostgresServer, rs: RedisServer) -> dict[str, float]:
     stream = f"bench:{n}:{time.time_ns()}"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "threatwatch.bus", "worker", "--bus", bus, "--db", db, "--watchlist", str(WATCHLIST),
@@ -77,15 +98,20 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
                 raise RuntimeError("worker died at start")
     r = redis.Redis.from_url(bus)
     pub = RedisPublisher(bus, stream=stream, maxlen=max(total * 2, 1000))
+    cpu_w0 = sum(proc_cpu(p.pid) for p in procs)
+    cpu_pg0, cpu_rs0, cpu_me0 = proc_cpu(pg_pid(pg)), proc_cpu(rs.proc.pid), time.process_time()  # type: ignore[union-attr]
     t0 = time.perf_counter()
     publish_inputs(pub, read_inputs([str(path)]), batch_size=500, resume=False)
     t_pub = time.perf_counter() - t0
+    cpu_pub = time.process_time() - cpu_me0
     while True:  # done when every entry was delivered and acked
         g = r.xinfo_groups(stream)[0]
         if int(g["pending"]) == 0 and int(g.get("lag") or 0) == 0 and int(g.get("entries-read") or 0) >= total:
             break
         time.sleep(0.02)
     wall = time.perf_counter() - t0
+    cpu_w = sum(proc_cpu(p.pid) for p in procs) - cpu_w0
+    cpu_rs = proc_cpu(rs.proc.pid) - cpu_rs0  # type: ignore[union-attr]
     busy = store = wait = 0.0
     for p in procs:
         _, errs = p.communicate(timeout=120)
@@ -95,7 +121,9 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
         busy += float(m.group(1))
         store += float(m.group(2))
         wait += float(m.group(3))
-    return {"wall": wall, "publish": t_pub, "busy": busy, "store": store, "judge": busy - store, "wait": wait}
+    cpu_pg = proc_cpu(pg_pid(pg)) - cpu_pg0  # backends are reaped once the workers disconnected
+    return {"wall": wall, "publish": t_pub, "busy": busy, "store": store, "judge": busy - store, "wait": wait,
+            "cpu_app": cpu_w + cpu_pub, "cpu_pg": cpu_pg, "cpu_redis": cpu_rs}
 
 
 def bus_drain(bus: str, path: Path, total: int) -> tuple[float, float]:
@@ -121,6 +149,9 @@ def bus_drain(bus: str, path: Path, total: int) -> tuple[float, float]:
     return total / t_pub, total / (time.perf_counter() - t0)
 
 
+Row = tuple[float, dict[str, float], str]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--posts", type=int, default=20000)
@@ -128,7 +159,7 @@ def main() -> None:
     ap.add_argument("--judge", default="lexicon")
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--batch-size", type=int, default=500)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per configuration; the best is reported")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per configuration; the fastest is reported")
     args = ap.parse_args()
     load0 = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="tw-scale-"))
@@ -137,43 +168,53 @@ def main() -> None:
     judge = load_judge(args.judge)
     items = list(read_inputs([str(path)]))
     n = len(items)
-    best: dict[str, tuple[float, str]] = {}
+    best: dict[str, Row] = {}
     order: list[str] = []
 
-    def keep(name: str, rate: float, note: str = "") -> None:
+    def keep(name: str, rate: float, cpu: dict[str, float] | None = None, note: str = "") -> None:
         if name not in best:
             order.append(name)
         if name not in best or rate > best[name][0]:
-            best[name] = (rate, note)
+            best[name] = (rate, cpu or {}, note)
+
+    def single(store_url: str | None) -> tuple[float, dict[str, float]]:
+        """One process: read, judge, store; wall time and CPU (this process + PostgreSQL)."""
+        store = open_store(store_url) if store_url else None
+        pg0, me0 = (proc_cpu(pg_pid(pg)) if store_url and "postgresql" in store_url else 0.0), time.process_time()
+        t0 = time.perf_counter()
+        Pipeline(wl, store, judge, batch_size=args.batch_size).run(read_inputs([str(path)]))
+        wall = time.perf_counter() - t0
+        me = time.process_time() - me0
+        if store is not None:
+            store.close()
+        cpu = {"cpu_app": me}
+        if store_url and "postgresql" in store_url:
+            cpu["cpu_pg"] = proc_cpu(pg_pid(pg)) - pg0
+        return wall, cpu
 
     Pipeline(wl, None, judge).run(items[:1000])  # warm up: language model, matcher, judge
     pg, rs = PostgresServer(), RedisServer()
     try:
         for _ in range(args.repeat):
-            # floors, in this process
             _, t_read = timed(lambda: list(read_inputs([str(path)])))
             keep("read files only", n / t_read)
             st, t_judge = timed(lambda: Pipeline(wl, None, judge, batch_size=args.batch_size).run(items))
-            keep("match + judge only (no store)", n / t_judge, f"{st.mentions:,} target mentions judged")
-            lite_path = tmp / f"single-{time.time_ns()}.sqlite"
-            lite = open_store(str(lite_path))
-            _, t_lite = timed(lambda s=lite: Pipeline(wl, s, judge, batch_size=args.batch_size).run(read_inputs([str(path)])))
-            lite.close()
-            keep("single process, SQLite (default)", n / t_lite, "the floor the others are compared to")
-            pg_single = open_store(pg.create_db())
-            _, t_pg = timed(lambda s=pg_single: Pipeline(wl, s, judge, batch_size=args.batch_size).run(read_inputs([str(path)])))
-            pg_single.close()
-            keep("single process, PostgreSQL", n / t_pg)
+            keep("match + judge only (no store, no reading)", n / t_judge, {"cpu_app": t_judge},
+                 f"{st.mentions:,} target mentions judged")
+            wall, cpu = single(str(tmp / f"single-{time.time_ns()}.sqlite"))
+            keep("single process, SQLite (default)", n / wall, cpu, "the floor the others are compared to")
+            wall, cpu = single(pg.create_db())
+            keep("single process, PostgreSQL", n / wall, cpu)
             pub_rate, drain_rate = bus_drain(rs.url, path, n)
-            keep("bus: publish (XADD, MULTI of 500)", pub_rate, "one publisher")
-            keep("bus: consume (XREADGROUP + decode + XACK)", drain_rate, "one consumer, no judging")
+            keep("bus: publish (XADD, MULTI of 500)", pub_rate, None, "one publisher, reading the file")
+            keep("bus: consume (XREADGROUP + decode + XACK)", drain_rate, None, "one consumer, no judging")
             for k in [int(x) for x in args.workers.split(",")]:
                 db = pg.create_db()
                 open_store(db).close()  # migrate before the clock starts
-                r = run_workers(k, rs.url, db, path, args, n)
+                r = run_workers(k, rs.url, db, path, args, n, pg, rs)
                 busy = r["busy"] or 1.0
-                keep(f"{k} worker{'s' if k > 1 else ''}, Redis + PostgreSQL", n / r["wall"],
-                     f"judge {100 * r['judge'] / busy:.0f}% / store {100 * r['store'] / busy:.0f}% of busy time; "
+                keep(f"{k} worker{'s' if k > 1 else ''}, Redis + PostgreSQL", n / r["wall"], r,
+                     f"judge {100 * r['judge'] / busy:.0f}% / store {100 * r['store'] / busy:.0f}% of worker busy time; "
                      f"workers busy {100 * busy / (k * r['wall']):.0f}% of the run")
     finally:
         pg.stop()
@@ -181,13 +222,21 @@ def main() -> None:
 
     base = best["single process, SQLite (default)"][0]
     print(f"\n{n:,} records ({args.mention_share:.0%} name a target), judge={args.judge}, batch {args.batch_size}, "
-          f"{os.cpu_count()} CPUs, best of {args.repeat}; load average {load0[0]:.1f} at start, "
+          f"{os.cpu_count()} CPUs, fastest of {args.repeat}; load average {load0[0]:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at end\n")
-    print(f"| {'configuration':<44} | {'records/s':>10} | {'x default':>9} | notes (of the best run)")
-    print(f"|{'-' * 46}|{'-' * 12}|{'-' * 11}|------")
+    print("| configuration | records/s | × default | CPU s per 10k records: app / PostgreSQL / Redis | "
+          "records per CPU-second | notes |")
+    print("|---|--:|--:|--:|--:|---|")
     for name in order:
-        rate, note = best[name]
-        print(f"| {name:<44} | {rate:>10,.0f} | {rate / base:>8.2f}x | {note}")
+        rate, cpu, note = best[name]
+        if cpu:
+            parts = [cpu.get("cpu_app"), cpu.get("cpu_pg"), cpu.get("cpu_redis")]
+            per = " / ".join("–" if v is None else f"{10000 * v / n:.2f}" for v in parts)
+            tot = sum(v for v in parts if v)
+            per_cpu = f"{n / tot:,.0f}" if tot else ""
+        else:
+            per, per_cpu = "", ""
+        print(f"| {name} | {rate:,.0f} | {rate / base:.2f}× | {per} | {per_cpu} | {note} |")
     print(f"\nRedis memory per stream entry: {BYTES_PER_ENTRY:,.0f} bytes (MEMORY USAGE / XLEN)")
 
 

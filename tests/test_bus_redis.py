@@ -6,6 +6,8 @@ fixtures in tests/servers.py; skips only when the binaries are not installed.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -40,6 +42,7 @@ from threatwatch.pipeline import Pipeline
 from threatwatch.post import Reject
 from threatwatch.sources import read_inputs
 from threatwatch.store import open_store
+from threatwatch.store.schema import MIGRATIONS
 
 WL = load_watchlist(WATCHLIST)
 
@@ -146,3 +149,25 @@ def test_metrics_endpoint(redis_server, pg_url: str) -> None:  # noqa: F811
     assert 'threatwatch_bus_pending{group="workers",stream="threatwatch:posts"} 0.0' in body
     w.close()
     store.close()
+
+
+def _bus_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "threatwatch.bus", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cli_errors_name_the_bad_setting(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    out = _bus_cli("publish", "--bus", "http://example.org", str(tmp_path / "x.jsonl"))
+    assert out.returncode == 2 and "--bus: expected a redis:// URL" in out.stderr
+    out = _bus_cli("worker", "--bus", f"redis://127.0.0.1:{port}/0", "--db", str(tmp_path / "s.sqlite"),
+                   "--watchlist", str(WATCHLIST))
+    assert out.returncode == 2 and f"--bus redis://127.0.0.1:{port}/0: cannot reach Redis" in out.stderr
+    out = _bus_cli("migrate", "--db", f"postgresql://tw@127.0.0.1:{port}/tw")
+    assert out.returncode == 2 and f"--db postgresql://tw@127.0.0.1:{port}/tw: cannot connect" in out.stderr
+
+
+def test_migrate_sqlite_prints_versions(tmp_path: Path) -> None:
+    db = str(tmp_path / "m.sqlite")
+    n = len(MIGRATIONS)
+    assert _bus_cli("migrate", "--db", db).stdout.strip() == f"schema version: migrated from 0 to {n} (latest {n})"
+    assert _bus_cli("migrate", "--db", db).stdout.strip() == f"schema version: already at {n} (latest {n})"
