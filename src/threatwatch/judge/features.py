@@ -133,7 +133,11 @@ _VIOLENT_EN = (
     r"blow (?:it |the \w+ |them |him |her )?up|bomb(?:ing|ed)?|put (?:a bullet|one|two|bullets) in|"
     r"put (?:him|her|them|you) in the ground|end (?:him|her|them|you)|run (?:him|her|them|you) over|"
     r"smash|break (?:his|her|their|your) (?:legs|neck|face|jaw)|hurt(?:ing)?|attack|gun (?:him|her|them|you|'?em) down|"
-    r"pop (?:him|her|them|you)|light (?:it|the \w+) up|massacre|shoot up|spray (?:the|them)"
+    r"pop (?:him|her|them|you)|light (?:it|the \w+) up|massacre|shoot up|spray (?:the|them)|"
+    r"die by my hand|(?:get|gets) what'?s com(?:in|ing)|pull(?:in|ing)? up (?:wit|with) (?:the )?(?:heat|straps?|blicks?)|"
+    r"drive (?:my|a) (?:truck|car) (?:through|into)|run (?:up )?(?:in|into) (?:that|the)|bustin|blast(?:ing)?|"
+    r"pelt(?:ing)?|sink (?:him|her|them)|take (?:him|her|them|the \w+) out|finish (?:this|it|him|her|them)|"
+    r"open fire|in body bags|(?:beat|hit) (?:him|her|them|the \w+) (?:until|till)|set (?:it|them|him|her) on fire"
 )
 _VIOLENT_ES = (
     r"mat(?:ar|o|a|en|amos|arlo|arla|arlos|arlas|arte|aré|ará|aremos|arán)|"
@@ -144,7 +148,10 @@ _VIOLENT_ES = (
     r"reventar(?:le|les|lo|la)?|revent(?:amos|aré)|romper(?:le|les) (?:la cara|las piernas|el cuello|la madre)|"
     r"partir(?:le|les) (?:la cara|la madre|las piernas)|golpe(?:ar|arlo|arla|arlos)|"
     r"meter(?:le|les) (?:un tiro|plomo|balas)|dar(?:le|les) (?:un tiro|plomo|piso|cuello)|plomo|"
-    r"atropell(?:ar|arlo|arla)|rajar(?:le|les)?|cargar(?:se|me)(?:lo|la|los)|fusil\w+|dar(?:le|les) matarile"
+    r"atropell(?:ar|arlo|arla)|rajar(?:le|les)?|cargar(?:se|me)(?:lo|la|los)|fusil\w+|dar(?:le|les) matarile|"
+    r"(?:le|les|te) (?:pego|pegamos|meto|metemos) (?:un tiro|dos tiros|plomo|fuego)|pegar(?:le|les) un tiro|"
+    r"estrangul\w+|se muere|en bolsas|a palos|a pedradas|acab(?:ar|ad|emos|en) con (?:él|ella|ellos|ellas)|"
+    r"incendi(?:emos|ad|en)|mat(?:emos|ad)|prend(?:er|amos|edle|anle) fuego|armad[oa]s|abr(?:ir|id|amos) fuego"
 )
 _INTENT = (
     r"i(?:'m| am|m) (?:going to|gonna|about to|finna|fixing to)|i(?:'ll| will| shall)|ima|imma|i'ma|ima gonna|"
@@ -182,7 +189,15 @@ _VEILED = (
     r"sería una (?:pena|lástima) (?:que|si)|s[ée] dónde vives|sabemos dónde (?:vives|vive|trabaja|trabajas|duerme)|"
     r"cuida(?:te)? la espalda|tus días están contados|sus días están contados|los accidentes pasan|"
     r"(?:te|le) puede pasar (?:algo|cualquier cosa)|no (?:te|le) vaya a pasar algo|ojalá no le pase nada|"
-    r"bonita casa|linda casa|qué bonitos hijos|ya sabemos dónde|avisad[oa]s? est(?:á|án|ás)"
+    r"bonita casa|linda casa|qué bonitos hijos|ya sabemos dónde|avisad[oa]s? est(?:á|án|ás)|"
+    r"update (?:his|her|your|their) wills?|while (?:he|she|you|they)(?:'s|'re| is| are)? (?:still )?breathing|"
+    r"tick,? tock|stay (?:home|away) (?:on |this )?\w+day|(?:old )?(?:buildings|houses|paper) burns? easy|"
+    r"long memories|short tempers|know (?:your|her|his|their) (?:streets|schedule|routine|car|kids)|"
+    r"(?:which|what) (?:church|school|gym|route) (?:she|he|they) (?:attends?|goes to|takes?)|"
+    r"finna be on the news|be on the news|look better as a crater|"
+    r"no (?:digan|digas|diga) que no (?:avisamos|avisé|te avisé)|(?:el )?papel quema|quema muy bien|"
+    r"(?:tan|muy) segur[oa] (?:paseando|caminando|saliendo|andando)|las curvas son peligrosas|los he visto|"
+    r"no debería(?:s)? sentirse tan|cuidado con lo que come|🔫|🔪|💣|🪓|⚰️"
 )
 _INCITE = (
     r"some(?:one|body) (?:should|needs to|need to|has to|oughta|ought to|gotta)|"
@@ -193,16 +208,22 @@ _INCITE = (
     r"open season on|bounty on|hunt (?:them|'?em|her|him) down|"
     r"alguien (?:debería|deberia|tiene que|tendría que|debe)|que alguien|hay que (?:matar|quemar|colgar|linchar|reventar|darle|ir a)|"
     r"vamos (?:a quemar|a matar|a colgar|a linchar|por (?:él|ella|ellos))|quemen|maten|cuélguenlos|linchen|"
-    r"a quemar|a por (?:él|ella|ellos)|traigan (?:sus )?(?:armas|pistolas|gasolina)|quién se apunta|ojalá alguien"
+    r"a quemar|a por (?:él|ella|ellos)|traigan (?:sus )?(?:armas|pistolas|gasolina)|quién se apunta|ojalá alguien|"
+    r"someone with (?:good aim|a rifle|a gun)|(?:we|y'all) outnumber|pay (?:him|her|them|\w+) a visit|everyone\.|"
+    r"time to take (?:him|her|them|the \w+) out|(?:llevad|llevemos|traed|traigan) (?:las |sus )?(?:escopetas|armas|pistolas|molotovs?)|"
+    r"hacer justicia|corred la voz|pasen la voz|(?:let's|lets) (?:jump|get|finish|end)|todos juntos a por"
 )
 _NEWS = (
     r"police said|police say|police (?:arrested|charged|are investigating)|was arrested|were arrested|arrested (?:for|after)|"
     r"charged with|pleaded (?:guilty|not guilty)|according to|authorities|officials said|reported|reports? (?:say|that)|"
     r"breaking:|sentenced|indicted|investigat(?:ing|ion)|suspect|court (?:documents|records)|the sheriff|"
     r"según (?:la policía|las autoridades|fuentes)|fue (?:detenido|detenida|arrestado|arrestada|imputado)|detenid[oa]s? por|"
-    r"la policía|informó|informa|investiga|investigan|imputad[oa]|condenad[oa]|última hora|denunció|denuncia"
+    r"la policía|informó|informa|investiga|investigan|imputad[oa]|condenad[oa]|última hora|denunció|denuncia|"
+    r"agency says|(?:he|she|they) says|during (?:an |the )?arrest|statement|spokes(?:man|woman|person)|"
+    r"portavoz|comunicado|según fuentes"
 )
-_QUOTE = r"[\"“”«»]|\bquote\b|\bsaid:|\bdijo:|\bescribió\b|\bwrote\b|\bposted\b|\btweeted\b|\bpublicó\b"
+_QUOTE = (r"[\"“”«»]|\bquote\b|\bsaid:|\bdijo:|\bescribió\b|\bwrote\b|\bposted\b|\btweeted\b|\bpublicó\b|"
+          r"\bvoicemail\b|\bsaying\b|\bdiciendo\b|\bmensaje de voz\b|\bleft a (?:note|message)\b")
 _CONDEMN = (
     r"not ok|not okay|unacceptable|disgusting|condemn|this is a threat|report(?:ed)? (?:it|this|him|her|them)|"
     r"needs to be reported|this is not|never acceptable|sick|vile|chilling|scary|"
@@ -212,13 +233,18 @@ _CONDEMN = (
 _COUNTER = (
     r"violence is (?:never|not)|no (?:one|body) deserves|nobody deserves|threatening (?:anyone|people|officials|\w+) is|"
     r"don't (?:threaten|hurt)|stop (?:threatening|the threats)|(?:we|i) stand with|disagree(?: with)? (?:her|him|them)? but|"
-    r"la violencia no|nadie merece|no a la violencia|basta de amenazas|amenazar (?:a|no)|estamos con|todo mi apoyo"
+    r"la violencia no|nadie merece|no a la violencia|basta de amenazas|amenazar (?:a|no)|estamos con|todo mi apoyo|"
+    r"a (?:quien|quienes|los que|las que) (?:pide|piden|pedís|llama|llaman|llamáis|amenaza|amenazan|amenazáis)|"
+    r"quien (?:les|le|los|la|nos) amenace|dais asco|no con (?:gasolina|violencia|amenazas|balas)|"
+    r"to (?:whoever|the people|those) (?:threatening|calling for|who threatened)|deserve(?:s)? better|stand with"
 )
 _PROTEST = (
     r"march(?:ing)?|rally|protest(?:ing|s)?|picket|boycott|walkout|walk out|sit-in|petition|vote (?:her|him|them|'?em) out|"
     r"recall|call (?:your|their)|show up (?:at|to)|pack the (?:meeting|room|board)|strike|blockade|demonstrat\w+|"
     r"marcha|protesta|manifestación|manifestarnos|concentración|cacerolazo|huelga|boicot|pancarta|firmas|votar|"
-    r"plantón|paro|recogida de firmas|a la calle"
+    r"plantón|paro|recogida de firmas|a la calle|"
+    r"run for (?:the )?(?:school board|office|council|mayor|her seat|his seat)|coming for [^.!?\n]{0,30}(?:seat|job)|"
+    r"filing (?:my )?paperwork|at the ballot box|in the polls|quemar los teléfonos|llamad todos|call (?:them|her|him) all day"
 )
 _HYPERBOLE = (
     r"killing me|killed me|kill me now|i'd kill for|would kill for|kill for (?:a|some|one)|killed it|killing it|"
@@ -227,7 +253,9 @@ _HYPERBOLE = (
     r"lmao|lmfao|lol|jk|j/k|😂|🤣|💀|😭|"
     r"me muero|me mata(?:n)?|me mató|muerto de risa|matar de risa|mato por|mataría por|me muero de|"
     r"al infierno|al carajo|a la mierda|que se pudra|que se vayan|jajaja+|jaja|xd|"
-    r"se lo (?:comió|comieron)|la rompi(?:ó|eron|ste)|lo mató|la mató"
+    r"se lo (?:comió|comieron)|la rompi(?:ó|eron|ste)|lo mató|la mató|"
+    r"lose my mind|losing my mind|die of (?:old age|boredom|embarrassment)|i'll die|i'm gonna die|"
+    r"a la luna|me tiro por el balcón|me va a dar algo|me da un infarto|heart attack"
 )
 _SUPPORT = (
     r"thank(?:s| you)|grateful|proud of|love (?:you|them|her|him|this)|support|great job|well done|"
