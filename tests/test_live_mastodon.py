@@ -135,3 +135,64 @@ def test_hashtag_stream_with_token(tmp_path: Path) -> None:
         assert any("access token" in m for m in logs)  # a 401 says what to do
     finally:
         srv.stop()
+
+
+def _position(db: Path) -> str | None:
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            row = con.execute("SELECT position FROM checkpoints").fetchone()
+            return row[0] if row else None
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+
+
+def test_kill_9_while_statuses_keep_coming_then_gap_fill(tmp_path: Path) -> None:
+    """The watcher is killed (-9) at random points while statuses are published, some while it
+    is down; after restarts the store equals one pass over everything published."""
+    import os
+    import random
+    import signal
+    import subprocess
+
+    srv = MastodonServer().start()
+    db = tmp_path / "m.sqlite"
+    rng = random.Random(9)
+    allst = [mastodon_status(i) for i in range(600)]
+    cmd = [sys.executable, "-m", "threatwatch.cli", "watch", "-w", str(WATCHLIST), "--db", str(db),
+           "--source", f"mastodon:{srv.base}", "--judge", "lexicon", "--batch-size", "25", "-q"]
+    published = 0
+    try:
+        for k in range(4):
+            proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            n_conn = len(srv.stream_requests)
+            wait(lambda c=n_conn: len(srv.stream_requests) > c, what="stream connect")
+            if k == 0:  # first run: nothing to resume from, so publish only once it listens
+                srv.publish(allst[:100])
+                published = 100
+            wait(lambda last=allst[published - 1]["id"]: _position(db) == last, what="caught up")
+            chunk = rng.randint(40, 120)
+            srv.publish(allst[published:published + chunk])
+            published += chunk
+            if k % 2:  # kill mid-stream ...
+                target = allst[published - chunk // 2]["id"]
+                wait(lambda t=target: (_position(db) or "0") >= t, what="progress")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            more = rng.randint(20, 60)  # ... and publish while it is down
+            srv.publish(allst[published:published + more])
+            published += more
+        srv.publish(allst[published:])
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait(lambda: _position(db) == allst[-1]["id"], timeout=60, what="everything")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert any("min_id=" in u for u in srv.rest_requests)
+        assert state(open_store(str(db))) == reference(allst, tmp_path / "ref.sqlite")
+    finally:
+        srv.stop()
