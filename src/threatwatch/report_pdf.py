@@ -51,6 +51,15 @@ def _fmt_change(t: dict[str, Any]) -> str:
     return f"{d:+d} ({pct:+.1f}%)"
 
 
+def _fit(pdf: FPDF, text: str, width: float) -> str:
+    """Shorten `text` with an ellipsis so it fits `width` mm in the current font."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
 def _legend(pdf: FPDF, x: float, y: float, alerts: bool = False) -> None:
     pdf.set_font("DejaVu", "", 8)
     for name, rgb in COLORS.items():
@@ -80,7 +89,7 @@ def _share_chart(pdf: FPDF, targets: list[dict[str, Any]]) -> None:
         pdf.set_xy(pdf.l_margin, y)
         pdf.set_font("DejaVu", "", 9)
         pdf.set_text_color(30, 30, 30)
-        pdf.cell(43, 6, t["target"][:28], align="R")
+        pdf.cell(43, 6, _fit(pdf, t["target"], 41), align="R")
         x = left
         for k in ("negative", "neutral", "positive"):
             w = width * t[k] / peak
@@ -188,7 +197,7 @@ def render_pdf(store: SQLStore, data: dict[str, Any]) -> bytes:
     tot = {k: 0 for k in ("mentions", "negative", "neutral", "positive", "alerts")}
     for t in data["targets"]:
         o = t.get("outcomes", {})
-        vals = [t["target"][:24], f"{t['mentions']:,}", f"{t['negative']:,}", f"{t['neutral']:,}",
+        vals = [_fit(pdf, t["target"], cols[0][1] - 2), f"{t['mentions']:,}", f"{t['negative']:,}", f"{t['neutral']:,}",
                 f"{t['positive']:,}", _fmt_change(t), f"{t['alerts']:,}", str(o.get("credible", 0)),
                 str(o.get("not_a_threat", 0)), str(o.get("escalated", 0)), str(o.get("pending", 0))]
         for (_n, w, al), v in zip(cols, vals, strict=True):
