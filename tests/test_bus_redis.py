@@ -171,3 +171,18 @@ def test_migrate_sqlite_prints_versions(tmp_path: Path) -> None:
     n = len(MIGRATIONS)
     assert _bus_cli("migrate", "--db", db).stdout.strip() == f"schema version: migrated from 0 to {n} (latest {n})"
     assert _bus_cli("migrate", "--db", db).stdout.strip() == f"schema version: already at {n} (latest {n})"
+
+
+def test_entries_trimmed_while_pending_are_acked_and_counted(redis_server, pg_url: str) -> None:  # noqa: F811
+    RedisPublisher(redis_server.url).publish([post(i, f"ICE agents {i}") for i in range(10)])
+    r = redis.Redis.from_url(redis_server.url)
+    r.xgroup_create("threatwatch:posts", "workers", id="0")
+    r.xreadgroup("workers", "gone", {"threatwatch:posts": ">"}, count=10)  # a consumer that then dies
+    r.xtrim("threatwatch:posts", maxlen=0)  # retention overtakes it
+    store = open_store(pg_url)
+    w = Worker(redis_server.url, Pipeline(WL, store, load_judge("lexicon")), claim_idle=0.01, block_ms=50)
+    st = w.run(exit_when_idle=0.3)
+    assert (st.trimmed, st.messages, st.dead_lettered) == (10, 0, 0)
+    assert bus_status(redis_server.url)["groups"][0]["pending"] == 0
+    w.close()
+    store.close()
