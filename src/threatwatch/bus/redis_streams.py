@@ -157,8 +157,9 @@ class RedisPublisherSink:
 def publish_inputs(publisher: RedisPublisher, items: Iterable[Post | Reject], *, batch_size: int = 500,
                    resume: bool = True) -> dict[str, int]:
     """Publish file records in batches; per source the checkpoint is the number of records
-    published so far. With `resume`, records up to a source's checkpoint are skipped (files
-    are read in the same order again). Returns records published per source."""
+    published so far. With `resume`, records up to a file's checkpoint are skipped (files are
+    read in the same order again; a file that changed since should be published with
+    resume=False). Returns records published per source."""
     done: dict[str, int] = {}
     start: dict[str, int] = {}
     batch: list[Post | Reject] = []
@@ -175,7 +176,8 @@ def publish_inputs(publisher: RedisPublisher, items: Iterable[Post | Reject], *,
             flush()
             cur = src
             if src not in start:
-                cp = publisher.checkpoint(src) if resume else None
+                # only files can be read again in the same order; stdin never resumes
+                cp = publisher.checkpoint(src) if resume and os.path.isfile(src) else None
                 start[src] = int(cp) if cp and cp.isdigit() else 0
                 done[src] = 0
         done[src] += 1
