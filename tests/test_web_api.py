@@ -343,6 +343,7 @@ def test_login_does_not_redirect_off_site(app) -> None:  # type: ignore[no-untyp
 def test_queue_order_and_filters(app, store: SQLStore) -> None:  # type: ignore[no-untyped-def]
     c = login(app, "rita")
     rows = c.get("/api/alerts").json()
+    assert rows and all("sentiment" not in a for a in rows)
     scores = [a["threat_score"] for a in rows]
     assert scores == sorted(scores, reverse=True)
     es = c.get("/api/alerts", params={"lang": "es"}).json()
@@ -376,6 +377,7 @@ def test_decisions_export_is_labelled_data_and_audited(app, store: SQLStore) -> 
     rec = json.loads(lines[0])
     assert rec["decision"] == "not_a_threat" and rec["reason"] == "satire" and rec["label"] == "none"
     assert {"text", "target", "lang", "threat", "threat_score", "subtype"} <= rec.keys()
+    assert "sentiment" not in rec  # sentiment is only ever reported in aggregate
     rows = list(csv.DictReader(io.StringIO(c.get("/api/decisions.csv").text)))
     assert rows[0]["alert_id"] == str(aid) and rows[0]["reason"] == "satire"
     exports = [e["object"] for e in store.audit_log() if e["action"] == "export"]

@@ -137,8 +137,9 @@ def spikes(store: SQLStore, *, granularity: str = "day", days: int = 28, end: da
 
 
 # -- decisions as labelled data -----------------------------------------------------------------
+# No sentiment column: sentiment is reported only in aggregate, never per post or per person.
 EXPORT_FIELDS = ("alert_id", "post_id", "platform", "lang", "target", "text", "created_at", "threat", "threat_score",
-                 "subtype", "sentiment", "judge", "decision", "reason", "note", "decided_by", "decided_at")
+                 "subtype", "judge", "decision", "reason", "note", "decided_by", "decided_at")
 
 
 def decisions(store: SQLStore) -> Iterator[dict[str, Any]]:
@@ -150,7 +151,7 @@ def decisions(store: SQLStore) -> Iterator[dict[str, Any]]:
         a = store._alert(r)
         yield {"alert_id": a.id, "post_id": a.post_id, "platform": a.platform, "lang": a.lang, "target": a.target,
                "text": a.text, "created_at": a.created_at, "threat": a.threat, "threat_score": a.threat_score,
-               "subtype": a.subtype, "sentiment": a.sentiment, "judge": a.judge, "decision": a.status,
+               "subtype": a.subtype, "judge": a.judge, "decision": a.status,
                "reason": a.reason, "note": a.note, "decided_by": a.decided_by, "decided_at": a.decided_at,
                "label": "none" if a.status == "not_a_threat" else a.threat}
 

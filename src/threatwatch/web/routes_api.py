@@ -26,7 +26,11 @@ def _store(request: Request) -> SQLStore:
 
 
 def _alert_json(a: Any) -> dict[str, Any]:
-    return msgspec.to_builtins(a)  # type: ignore[no-any-return]
+    """An alert for the API, without the post's sentiment: sentiment leaves the store only as
+    aggregates, never tied to one post and its author."""
+    d: dict[str, Any] = msgspec.to_builtins(a)
+    d.pop("sentiment", None)
+    return d
 
 
 @router.get("/healthz", tags=["meta"])
