@@ -308,14 +308,21 @@ class LiveRunner:
         return self.stats
 
     async def _read_guarded(self, src: LiveSource) -> None:
-        try:
-            await self._read(src)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # a bug in one source must not stop the others
-            self.stats.errors += 1
-            self.stats.last_error = f"{src.name}: {type(e).__name__}: {e}"
-            self.log(f"{src.name}: stopped by an unexpected error: {type(e).__name__}: {e}")
+        """Run a source; an unexpected error restarts it from its stored checkpoint (after a
+        growing pause) instead of ending it, since a watcher is meant to run for weeks."""
+        pause = 1.0
+        while True:
+            try:
+                await self._read(src)
+                return  # the source ended by itself (finite sources, tests)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a bug in one source must not stop the others
+                self.stats.errors += 1
+                self.stats.last_error = f"{src.name}: {type(e).__name__}: {e}"
+                self.log(f"{src.name}: unexpected error {type(e).__name__}: {e}; restarting it in {pause:.0f}s")
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 300.0)
 
     def _sample(self, span: float) -> None:
         """Update per-source rates (posts/s over the last `span` seconds) and the queue gauge."""
@@ -398,9 +405,19 @@ def parse_source(spec: str, *, token: str | None = None, zstd_dict: bytes | None
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """First SIGINT/SIGTERM: stop cleanly (store the batch in hand). A second one exits at
+    once — safe too, since every batch is committed with its checkpoint or not at all."""
+    def handler(sig: int) -> None:
+        if stop.is_set():
+            print(f"\n{signal.Signals(sig).name} again: exiting now (checkpoints are consistent)",
+                  file=sys.stderr, flush=True)
+            os._exit(130)
+        print(f"\n{signal.Signals(sig).name}: stopping after the batch in hand ...", file=sys.stderr, flush=True)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, handler, sig)
 
 
 def register(app: Any) -> None:
