@@ -222,6 +222,15 @@ def detect_spikes(store: Any, start: str, end: str, *, granularity: str = "day",
                   params: SpikeParams = SpikeParams()) -> list[Spike]:
     """Spikes in buckets [start, end) (bucket keys or ISO dates), per target, both metrics,
     newest first. Reads `params.weeks` weeks before `start` for the baseline."""
+    return detect_spikes_with_data(store, start, end, granularity=granularity, target=target, lang=lang,
+                                   platform=platform, params=params)[0]
+
+
+def detect_spikes_with_data(store: Any, start: str, end: str, *, granularity: str = "day", target: str | None = None,
+                            lang: str | None = None, platform: str | None = None, params: SpikeParams = SpikeParams(),
+                            ) -> tuple[list[Spike], dict[str, dict[str, dict[str, int]]]]:
+    """detect_spikes, also returning the counts it read (baseline weeks included), so a caller
+    drawing charts of the same window need not read them again."""
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}, got {granularity!r}")
     start_b, end_b = bucket_of(_hour_key(start), granularity), bucket_of(_hour_key(end), granularity)
@@ -240,7 +249,7 @@ def detect_spikes(store: Any, start: str, end: str, *, granularity: str = "day",
         spikes += count_spikes(tgt, alerts, check, granularity, first, params)
         spikes += share_spikes(tgt, neg, men, check, granularity, first, params)
     spikes.sort(key=lambda s: (s.bucket, s.target, s.metric), reverse=True)
-    return spikes
+    return spikes, data
 
 
 # -- telling people ---------------------------------------------------------------------------

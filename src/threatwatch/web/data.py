@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from ..aggregate import SpikeParams, detect_spikes, load_counts
+from ..aggregate import SpikeParams, detect_spikes, detect_spikes_with_data
 from ..store.sql import _ALERT_COLS, AlertRow, SQLStore
 
 STATUSES = ("new", "credible", "not_a_threat", "escalated", "duplicate")
@@ -100,9 +100,10 @@ def overview(store: SQLStore, *, granularity: str = "day", days: int = 28, end: 
     if granularity == "week":
         days = max(days, 7 * 12)
     start_d = end_d - timedelta(days=days)
-    data = load_counts(store, start_d.isoformat() + "T00", end_d.isoformat() + "T00", "day", lang=lang, platform=platform)
-    spikes = detect_spikes(store, start_d.isoformat(), end_d.isoformat(), granularity="day", lang=lang,
-                           platform=platform, params=SpikeParams())
+    spikes, data = detect_spikes_with_data(store, start_d.isoformat(), end_d.isoformat(), granularity="day",
+                                           lang=lang, platform=platform, params=SpikeParams())
+    lo, hi = start_d.isoformat(), end_d.isoformat()
+    data = {t: {d: c for d, c in cells.items() if lo <= d < hi} for t, cells in data.items()}
 
     def key(day: str) -> str:
         if granularity == "day":
