@@ -100,6 +100,7 @@ def test_stream_drop_gap_fill_restart_malformed(tmp_path: Path) -> None:
             srv.publish(allst[50:120])  # published while the client is reconnecting
             wait(lambda: pipe.store.get_checkpoint(src.name) == allst[119]["id"], what="gap-filled 120")
             assert src.reconnects >= 1 and src.gap_filled >= 1
+            assert src.stream_base == srv.base and srv.instance_requests == 1  # discovered once
             assert any("min_id=" in u for u in srv.rest_requests)
         pipe.store.close()
         # stopped; more statuses are published; a restart gap-fills them from the checkpoint

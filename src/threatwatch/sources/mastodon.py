@@ -58,6 +58,7 @@ class MastodonSource:
             raise ValueError("a Mastodon hashtag stream needs a tag")
         base = instance if instance.startswith(("http://", "https://")) else f"https://{instance}"
         self.base = base.rstrip("/")
+        self.stream_base: str | None = None  # discovered at first connect
         self.stream_kind = stream
         self.tag = tag.lstrip("#") if tag else None
         self.token = token
@@ -92,8 +93,26 @@ class MastodonSource:
             h["Authorization"] = f"Bearer {self.token}"
         return h
 
+    async def _discover_streaming(self, client: httpx.AsyncClient) -> None:
+        """Big instances serve streaming from another host (e.g. streaming.mastodon.social);
+        /api/v2/instance says which. Any failure keeps the instance's own host."""
+        if self.stream_base is not None:
+            return
+        self.stream_base = self.base
+        try:
+            r = await client.get(f"{self.base}/api/v2/instance")
+            if r.status_code == 200:
+                url = ((r.json().get("configuration") or {}).get("urls") or {}).get("streaming")
+                if isinstance(url, str) and url.startswith(("wss://", "ws://", "https://", "http://")):
+                    url = url.replace("wss://", "https://", 1).replace("ws://", "http://", 1).rstrip("/")
+                    if url != self.base:
+                        self.log(f"{self.name}: streaming served from {url}")
+                    self.stream_base = url
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+
     def _stream_url(self) -> str:
-        url = f"{self.base}/api/v1/streaming/{self.stream_kind}"
+        url = f"{self.stream_base or self.base}/api/v1/streaming/{self.stream_kind}"
         return f"{url}?tag={quote(self.tag)}" if self.tag else url
 
     def _timeline_url(self) -> tuple[str, dict[str, str]]:
@@ -135,6 +154,7 @@ class MastodonSource:
         while True:
             try:
                 async with httpx.AsyncClient(headers=self._headers(), timeout=timeout, follow_redirects=True) as client:
+                    await self._discover_streaming(client)
                     async with client.stream("GET", self._stream_url(),
                                              headers={"Accept": "text/event-stream"}) as resp:
                         if resp.status_code != 200:
