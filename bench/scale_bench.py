@@ -79,8 +79,24 @@ BYTES_PER_ENTRY = 0.0
 SUMMARY = re.compile(r"busy ([\d.]+)s \(store ([\d.]+)s, wait for input ([\d.]+)s\)")
 
 
-def pg_pid(pg: PostgresServer) -> int:
-    return int((pg.data / "postmaster.pid").read_text().split()[0])
+def pg_backends_cpu(pg: PostgresServer, db_url: str) -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL backend connected to that database, by pid."""
+    import psycopg
+
+    name = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg.url(), autocommit=True) as c:
+        pids = [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,))]
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = proc_cpu(pid)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(v - before.get(pid, 0.0) for pid, v in after.items())
 
 
 def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace, total: int,
@@ -99,7 +115,7 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
     r = redis.Redis.from_url(bus)
     pub = RedisPublisher(bus, stream=stream, maxlen=max(total * 2, 1000))
     cpu_w0 = sum(proc_cpu(p.pid) for p in procs)
-    cpu_pg0, cpu_rs0, cpu_me0 = proc_cpu(pg_pid(pg)), proc_cpu(rs.proc.pid), time.process_time()  # type: ignore[union-attr]
+    cpu_pg0, cpu_rs0, cpu_me0 = pg_backends_cpu(pg, db), proc_cpu(rs.proc.pid), time.process_time()  # type: ignore[union-attr]
     t0 = time.perf_counter()
     publish_inputs(pub, read_inputs([str(path)]), batch_size=500, resume=False)
     t_pub = time.perf_counter() - t0
@@ -111,6 +127,7 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
         time.sleep(0.02)
     wall = time.perf_counter() - t0
     cpu_w = sum(proc_cpu(p.pid) for p in procs) - cpu_w0
+    cpu_pg = cpu_delta(cpu_pg0, pg_backends_cpu(pg, db))
     cpu_rs = proc_cpu(rs.proc.pid) - cpu_rs0  # type: ignore[union-attr]
     busy = store = wait = 0.0
     for p in procs:
@@ -121,9 +138,8 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
         busy += float(m.group(1))
         store += float(m.group(2))
         wait += float(m.group(3))
-    cpu_pg = proc_cpu(pg_pid(pg)) - cpu_pg0  # backends are reaped once the workers disconnected
     return {"wall": wall, "publish": t_pub, "busy": busy, "store": store, "judge": busy - store, "wait": wait,
-            "cpu_app": cpu_w + cpu_pub, "cpu_pg": cpu_pg, "cpu_redis": cpu_rs}
+            "cpu_pub": cpu_pub, "cpu_app": cpu_w, "cpu_pg": cpu_pg, "cpu_redis": cpu_rs}
 
 
 def bus_drain(bus: str, path: Path, total: int) -> tuple[float, float]:
@@ -180,16 +196,17 @@ def main() -> None:
     def single(store_url: str | None) -> tuple[float, dict[str, float]]:
         """One process: read, judge, store; wall time and CPU (this process + PostgreSQL)."""
         store = open_store(store_url) if store_url else None
-        pg0, me0 = (proc_cpu(pg_pid(pg)) if store_url and "postgresql" in store_url else 0.0), time.process_time()
+        on_pg = bool(store_url and store_url.startswith("postgresql"))
+        pg0 = pg_backends_cpu(pg, store_url) if on_pg and store_url else {}
+        me0 = time.process_time()
         t0 = time.perf_counter()
         Pipeline(wl, store, judge, batch_size=args.batch_size).run(read_inputs([str(path)]))
         wall = time.perf_counter() - t0
-        me = time.process_time() - me0
+        cpu = {"cpu_app": time.process_time() - me0}
+        if on_pg and store_url:
+            cpu["cpu_pg"] = cpu_delta(pg0, pg_backends_cpu(pg, store_url))
         if store is not None:
             store.close()
-        cpu = {"cpu_app": me}
-        if store_url and "postgresql" in store_url:
-            cpu["cpu_pg"] = proc_cpu(pg_pid(pg)) - pg0
         return wall, cpu
 
     Pipeline(wl, None, judge).run(items[:1000])  # warm up: language model, matcher, judge
@@ -198,8 +215,9 @@ def main() -> None:
         for _ in range(args.repeat):
             _, t_read = timed(lambda: list(read_inputs([str(path)])))
             keep("read files only", n / t_read)
+            me0 = time.process_time()
             st, t_judge = timed(lambda: Pipeline(wl, None, judge, batch_size=args.batch_size).run(items))
-            keep("match + judge only (no store, no reading)", n / t_judge, {"cpu_app": t_judge},
+            keep("match + judge only (no store, no reading)", n / t_judge, {"cpu_app": time.process_time() - me0},
                  f"{st.mentions:,} target mentions judged")
             wall, cpu = single(str(tmp / f"single-{time.time_ns()}.sqlite"))
             keep("single process, SQLite (default)", n / wall, cpu, "the floor the others are compared to")
@@ -224,13 +242,13 @@ def main() -> None:
     print(f"\n{n:,} records ({args.mention_share:.0%} name a target), judge={args.judge}, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs, fastest of {args.repeat}; load average {load0[0]:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at end\n")
-    print("| configuration | records/s | × default | CPU s per 10k records: app / PostgreSQL / Redis | "
+    print("| configuration | records/s | × default | CPU s per 10k records: publisher / pipeline / PostgreSQL / Redis | "
           "records per CPU-second | notes |")
     print("|---|--:|--:|--:|--:|---|")
     for name in order:
         rate, cpu, note = best[name]
         if cpu:
-            parts = [cpu.get("cpu_app"), cpu.get("cpu_pg"), cpu.get("cpu_redis")]
+            parts = [cpu.get("cpu_pub"), cpu.get("cpu_app"), cpu.get("cpu_pg"), cpu.get("cpu_redis")]
             per = " / ".join("–" if v is None else f"{10000 * v / n:.2f}" for v in parts)
             tot = sum(v for v in parts if v)
             per_cpu = f"{n / tot:,.0f}" if tot else ""

@@ -66,6 +66,7 @@ class PostgresStore(SQLStore):
         self.url = url
         self.migrated_from: int | None = None  # schema version found by the last migrate()
         self._dirty = False
+        self.retried = 0  # batches PostgreSQL aborted (deadlock, serialization) and we redid
         try:
             self.conn = psycopg.connect(url, autocommit=False, connect_timeout=10)
         except psycopg.OperationalError as e:
@@ -218,6 +219,7 @@ class PostgresStore(SQLStore):
                     self._ensure()
                     return super().commit_batch(counted, alerts, **kw)
             except RETRYABLE as e:
+                self.retried += 1
                 if attempt == self.retries:
                     raise
                 log.warning("batch aborted by PostgreSQL (%s); retry %d/%d", type(e).__name__, attempt, self.retries)
