@@ -16,8 +16,9 @@
     for (const r of rows) for (const s of COLORS.domain) long.push({ bucket: r.bucket, sentiment: s, n: r[s] });
     const timeType = gran === "day" ? "temporal" : "ordinal";
     const x = gran === "day"
-      ? { field: "bucket", type: "temporal", timeUnit: "utcyearmonthdate", title: null, axis: { format: "%d %b" } }
+      ? { field: "bucket", type: "temporal", timeUnit: "utcyearmonthdate", title: null, axis: { format: "%d %b", labelOverlap: true } }
       : { field: "bucket", type: "ordinal", title: null };
+    const xMid = gran === "day" ? Object.assign({}, x, { bandPosition: 0.5 }) : x;  // points centred on their day's bar
     return {
       $schema: "https://vega.github.io/schema/vega-lite/v6.json",
       width: "container", height: 180, autosize: { type: "fit-x", contains: "padding" },
@@ -28,10 +29,10 @@
                       color: { field: "sentiment", type: "nominal", scale: COLORS, legend: { orient: "top", title: null } },
                       order: { field: "sentiment", sort: "ascending" } } },
         { data: { values: rows }, mark: { type: "line", point: true, color: "#1f5f99", tooltip: true },
-          encoding: { x: x, y: { field: "alerts", type: "quantitative", title: "alerts", axis: { orient: "right", titleColor: "#1f5f99", tickMinStep: 1, format: "d" } } } },
+          encoding: { x: xMid, y: { field: "alerts", type: "quantitative", title: "alerts", axis: { orient: "right", titleColor: "#1f5f99", tickMinStep: 1, format: "d" } } } },
         { data: { values: spikes.length ? spikes : [] },
           mark: { type: "point", shape: "triangle-down", size: 160, filled: true, color: "#d62728", yOffset: -4, tooltip: true },
-          encoding: { x: x, y: { value: 0 }, tooltip: { field: "text", type: "nominal" } } }
+          encoding: { x: xMid, y: { value: 0 }, tooltip: { field: "text", type: "nominal" } } }
       ],
       resolve: { scale: { y: "independent" } },
       usermeta: { timeType: timeType }
