@@ -415,3 +415,32 @@ def test_report_downloads(app, store: SQLStore) -> None:  # type: ignore[no-unty
     assert csv_.startswith("week,target,mentions")
     assert c.get("/export/report", params={"week": "2026-W99"}).status_code == 422
     assert any(e["action"] == "export" and e["object"] == "report:2026-W47" for e in store.audit_log())
+
+
+def test_audit_log_filters(app, store: SQLStore) -> None:  # type: ignore[no-untyped-def]
+    c = login(app, "adam")
+    aid = first_alert(store)
+    c.get(f"/api/alerts/{aid}")
+    logins = c.get("/api/audit", params={"action": "login"}).json()
+    assert logins and all(e["action"].startswith("login") for e in logins)
+    views = c.get("/api/audit", params={"object": f"alert:{aid}", "actor": "adam"}).json()
+    assert [e["action"] for e in views] == ["alert.view"]
+    page = c.get("/admin/audit", params={"action": "alert.view"}).text
+    assert f"alert:{aid}" in page and "user.create" not in page
+
+
+def test_decisions_export_since(app, store: SQLStore) -> None:  # type: ignore[no-untyped-def]
+    c = login(app, "rita")
+    aid = first_alert(store)
+    c.post(f"/api/alerts/{aid}/decision", json={"decision": "credible"}, headers={"X-CSRF-Token": session_csrf(c)})
+    assert len(c.get("/api/decisions.jsonl", params={"since": "2000-01-01"}).text.splitlines()) == 1
+    assert c.get("/api/decisions.jsonl", params={"since": "2999-01-01"}).text == ""
+
+
+def test_admin_sees_the_watchlist(store: SQLStore) -> None:
+    wl = Path(__file__).parent / "fixtures" / "core" / "watchlist.toml"
+    app = create_app(store, watchlist=str(wl))
+    html = login(app, "adam").get("/admin/watchlist").text
+    assert "Lincoln High School" in html and "LHS" in html and "Lucía Ferrer" in html
+    bad = create_app(store, watchlist=str(Path(__file__)))  # not TOML: the page says so, naming the file
+    assert "test_web_api.py" in login(bad, "adam").get("/admin/watchlist").text

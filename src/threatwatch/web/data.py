@@ -143,12 +143,17 @@ EXPORT_FIELDS = ("alert_id", "post_id", "platform", "lang", "target", "text", "c
                  "subtype", "judge", "decision", "reason", "note", "decided_by", "decided_at")
 
 
-def decisions(store: SQLStore) -> Iterator[dict[str, Any]]:
-    """Every decided alert with the model's outputs and the human label, oldest decision first.
+def decisions(store: SQLStore, since: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every decided alert with the model's outputs and the human label, oldest decision first
+    (only those decided at or after `since`, an ISO time, when given: for incremental pulls).
     `label` maps the decision to the threat task: credible/escalated -> the model's threat class, not_a_threat -> none."""
     cols = ", ".join(_ALERT_COLS)
-    for r in store.query(f"SELECT {cols} FROM alerts WHERE status IN ('credible', 'not_a_threat', 'escalated') "
-                         "ORDER BY decided_at, id"):
+    sql = f"SELECT {cols} FROM alerts WHERE status IN ('credible', 'not_a_threat', 'escalated')"
+    params: list[Any] = []
+    if since:
+        sql += " AND decided_at >= ?"
+        params.append(since)
+    for r in store.query(sql + " ORDER BY decided_at, id", params):
         a = store._alert(r)
         yield {"alert_id": a.id, "post_id": a.post_id, "platform": a.platform, "lang": a.lang, "target": a.target,
                "text": a.text, "created_at": a.created_at, "threat": a.threat, "threat_score": a.threat_score,
@@ -157,15 +162,37 @@ def decisions(store: SQLStore) -> Iterator[dict[str, Any]]:
                "label": "none" if a.status == "not_a_threat" else a.threat}
 
 
-def decisions_jsonl(store: SQLStore) -> str:
-    return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in decisions(store))
+def decisions_jsonl(store: SQLStore, since: str | None = None) -> str:
+    return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in decisions(store, since))
 
 
-def decisions_csv(store: SQLStore) -> str:
+def decisions_csv(store: SQLStore, since: str | None = None) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[*EXPORT_FIELDS, "label"])
     w.writeheader()
-    for d in decisions(store):
+    for d in decisions(store, since):
         w.writerow(d)
     return buf.getvalue()
 
+
+
+def audit_entries(store: SQLStore, *, actor: str | None = None, action: str | None = None, obj: str | None = None,
+                  limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+    """The audit log, newest first, filtered by actor, action (prefix: 'login' also finds
+    'login.failed') and object."""
+    where: list[str] = []
+    params: list[Any] = []
+    if actor:
+        where.append("actor = ?")
+        params.append(actor)
+    if action:
+        where.append("(action = ? OR action LIKE ?)")
+        params += [action, action.replace("%", "").replace("_", "") + ".%"]
+    if obj:
+        where.append("object = ?")
+        params.append(obj)
+    sql = "SELECT id, at, actor, action, object, detail FROM audit"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = store.query(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+    return [dict(zip(("id", "at", "actor", "action", "object", "detail"), r, strict=True)) for r in rows]

@@ -99,21 +99,22 @@ def api_decide(alert_id: int, body: DecisionIn, request: Request, user: User = n
 
 
 @router.get("/api/decisions.jsonl", tags=["alerts"], response_class=PlainTextResponse)
-def api_decisions_jsonl(request: Request, user: User = need("reviewer")) -> Response:
+def api_decisions_jsonl(request: Request, user: User = need("reviewer"), since: str | None = None) -> Response:
     """Decided alerts as labelled data (one JSON object per line) for retraining. Audited."""
     st = _store(request)
-    body = data.decisions_jsonl(st)
-    st.audit(user.name, "export", "decisions.jsonl", f"{body.count(chr(10))} rows")
+    body = data.decisions_jsonl(st, since)
+    st.audit(user.name, "export", "decisions.jsonl", f"{body.count(chr(10))} rows" + (f" since {since}" if since else ""))
     return Response(body, media_type="application/x-ndjson",
                     headers={"Content-Disposition": 'attachment; filename="decisions.jsonl"'})
 
 
 @router.get("/api/decisions.csv", tags=["alerts"], response_class=PlainTextResponse)
-def api_decisions_csv(request: Request, user: User = need("reviewer")) -> Response:
+def api_decisions_csv(request: Request, user: User = need("reviewer"), since: str | None = None) -> Response:
     """Decided alerts as labelled data (CSV). Audited."""
     st = _store(request)
-    body = data.decisions_csv(st)
-    st.audit(user.name, "export", "decisions.csv", f"{max(body.count(chr(10)) - 1, 0)} rows")
+    body = data.decisions_csv(st, since)
+    st.audit(user.name, "export", "decisions.csv",
+             f"{max(body.count(chr(10)) - 1, 0)} rows" + (f" since {since}" if since else ""))
     return Response(body, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="decisions.csv"'})
 
@@ -156,10 +157,11 @@ def api_report(request: Request, week: str | None = None, user: User = need("vie
 
 # -- admin ----------------------------------------------------------------------------------------
 @router.get("/api/audit", tags=["admin"])
-def api_audit(request: Request, user: User = need("admin"), limit: int = Query(200, ge=1, le=5000),
+def api_audit(request: Request, user: User = need("admin"), actor: str | None = None, action: str | None = None,
+              object: str | None = None, limit: int = Query(200, ge=1, le=5000),
               offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
-    """The append-only audit log, newest first."""
-    return _store(request).audit_log(limit, offset)
+    """The append-only audit log, newest first; filter by actor, action (prefix) and object."""
+    return data.audit_entries(_store(request), actor=actor, action=action, obj=object, limit=limit, offset=offset)
 
 
 @router.get("/api/users", tags=["admin"])

@@ -238,10 +238,13 @@ def users_change(name: str, request: Request, user: User = need("admin"), role: 
 
 
 @router.get("/admin/audit")
-def audit_page(request: Request, user: User = need("admin"), page: int = 1) -> Response:
+def audit_page(request: Request, user: User = need("admin"), page: int = 1, actor: str = "", action: str = "",
+               object: str = "") -> Response:
     page = max(page, 1)
-    rows = _store(request).audit_log(201, (page - 1) * 200)
-    return render(request, "audit.html", {"rows": rows[:200], "more": len(rows) > 200, "page": page})
+    rows = data.audit_entries(_store(request), actor=actor or None, action=action or None, obj=object or None,
+                              limit=201, offset=(page - 1) * 200)
+    return render(request, "audit.html", {"rows": rows[:200], "more": len(rows) > 200, "page": page,
+                                          "f": {"actor": actor, "action": action, "object": object}})
 
 
 @router.get("/admin/watchlist")
