@@ -146,8 +146,9 @@ def api_spikes(request: Request, user: User = need("viewer"), granularity: str =
 
 @router.get("/api/report", tags=["reports"])
 def api_report(request: Request, week: str | None = None, user: User = need("viewer")) -> dict[str, Any]:
-    """The weekly report's data (same JSON as `threatwatch report --format json`)."""
-    wk = week or rep.current_week()
+    """The weekly report's data (same JSON as `threatwatch report --format json`); default: the
+    week of the latest data."""
+    wk = week or rep.current_week(data.latest_day(_store(request)))
     try:
         parse_week(wk)
     except ValueError as e:
