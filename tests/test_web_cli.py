@@ -96,3 +96,33 @@ def test_retention_purges_old_decided_alerts_but_keeps_undecided(tmp_path: Path)
     assert len(left) == 10 and all(a.status == "new" for a in left)  # undecided alerts are never purged
     assert st.query("SELECT COUNT(*) FROM agg")[0][0] == 0
     assert any(e["action"] == "retention.apply" for e in st.audit_log())
+
+
+def test_spikes_command_emails_through_the_smtp_notifier(tmp_path: Path) -> None:
+    import pytest
+
+    aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+    from servers import free_port
+
+    db = str(tmp_path / "m.sqlite")
+    st = open_store(db)
+    seed(st)
+    st.close()
+    got: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+            got.append(envelope.content)
+            return "250 OK"
+
+    port = free_port()
+    ctl = aiosmtpd.Controller(Handler(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        r = CliRunner().invoke(app, ["spikes", "--db", db, "--end", "2026-11-22", "--days", "7",
+                                     "--notify", f"smtp://127.0.0.1:{port}?to=desk@district.example"])
+        assert r.exit_code == 0, r.output
+    finally:
+        ctl.stop()
+    assert len(got) == 1
+    assert b"spike: Riverside School District" in got[0] and b"8 alerts in 2026-11-22" in got[0]

@@ -259,12 +259,41 @@ def spike_payload(s: Spike) -> dict[str, Any]:
             "note": "Activity far above this target's usual level; see the desk's overview."}
 
 
+def _email_spike(n: Any, s: Spike) -> None:
+    """Email a spike with an SMTP notifier's settings (threatwatch.notify.SMTPNotifier words
+    only alerts): plain text, aggregates only."""
+    import smtplib
+    import ssl
+    from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
+
+    m = EmailMessage()
+    m["From"] = n.sender
+    m["To"] = ", ".join(n.to)
+    m["Subject"] = f"[threatwatch] spike: {s.target} ({s.metric.replace('_', ' ')}, {s.bucket})"
+    m["Date"] = formatdate(localtime=False)
+    m["Message-ID"] = make_msgid(idstring=f"spike.{s.metric}.{s.bucket}", domain="threatwatch.local")
+    m.set_content(f"{s.describe()}.\n\nActivity toward this target is far above its usual level for this "
+                  "time of the week. Counts only; see the overview in the review desk for the trend "
+                  "and the alert queue for any posts that need a decision.\n")
+    tls, starttls = bool(getattr(n, "tls", False)), bool(getattr(n, "starttls", False))
+    ctx = ssl.create_default_context()
+    kw: dict[str, Any] = {"context": ctx} if tls else {}
+    cls = smtplib.SMTP_SSL if tls else smtplib.SMTP
+    with cls(n.host, n.port, timeout=getattr(n, "timeout", 20.0), **kw) as c:
+        if starttls and not tls:
+            c.starttls(context=ctx)
+        if getattr(n, "user", None):
+            c.login(n.user, getattr(n, "password", None) or "")
+        c.send_message(m)
+
+
 def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any]) -> list[Spike]:
     """Send each spike not sent before to every notifier; returns the ones sent.
 
     A notifier may implement `notify_spike(spike)`; a webhook-like one with `deliver(id, payload)`
     (threatwatch.notify) gets a JSON payload with `"event": "spike"`, sent once, synchronously;
-    one that only has `notify_text(subject, body)` gets a sentence. Sent spikes are remembered in the store's meta table, so running this from
+    one that only has `notify_text(subject, body)` gets a sentence; an SMTP notifier gets an email. Sent spikes are remembered in the store's meta table, so running this from
     cron every hour does not repeat a message. Notifier failures are swallowed (they must not
     stop the others) and audited.
     """
@@ -282,6 +311,8 @@ def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any])
                     n.deliver(0, json.dumps(spike_payload(s), ensure_ascii=False))
                 elif hasattr(n, "notify_text"):
                     n.notify_text(f"threatwatch spike: {s.target}", s.describe())
+                elif all(hasattr(n, a) for a in ("host", "port", "sender", "to")):
+                    _email_spike(n, s)
                 else:  # e.g. an email notifier that only knows how to word alerts
                     store.audit("system", "spike.notify_skipped", f"target:{s.target}",
                                 f"{getattr(n, 'name', n)} cannot send spikes")
