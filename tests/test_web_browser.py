@@ -116,6 +116,9 @@ def test_review_an_alert_and_see_it_in_the_audit_log(page) -> None:  # type: ign
 
 def test_overview_charts_render(page) -> None:  # type: ignore[no-untyped-def]
     SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
     _login(page)
     for gran in ("day", "week"):
         page.goto(f"/?granularity={gran}")
@@ -132,6 +135,7 @@ def test_overview_charts_render(page) -> None:  # type: ignore[no-untyped-def]
     page.goto("/?lang=es")
     page.wait_for_selector("#charts[data-rendered='1']")
     assert page.locator("select[name=lang]").input_value() == "es"
+    assert errors == []  # no script errors, and no Content-Security-Policy refusals (no eval needed)
 
 
 def test_download_the_weekly_report(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -34,7 +34,7 @@ PUBLIC_PREFIXES = ("/static/public/",)
 API_PREFIXES = ("/api/", "/export/", "/static/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 HERE = Path(str(resources.files("threatwatch.web")))

@@ -3,6 +3,9 @@
 (function () {
   "use strict";
   const COLORS = { domain: ["negative", "neutral", "positive"], range: ["#c0392b", "#95a5a6", "#27ae60"] };
+  // Vega's expressions are interpreted (vega-interpreter), not compiled with eval, so the page's
+  // Content-Security-Policy can forbid 'unsafe-eval'.
+  const EMBED_OPTS = { actions: false, renderer: "svg", ast: true, expr: window.vegaInterpreter.expressionInterpreter };
 
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -75,7 +78,7 @@
       box.appendChild(card);
       if (!rows.length) { div.appendChild(el("p", { class: "muted" }, "No mentions in this period.")); continue; }
       try {
-        await vegaEmbed(div, spec(t, rows, spikes, data.granularity), { actions: false, renderer: "svg" });
+        await vegaEmbed(div, spec(t, rows, spikes, data.granularity), EMBED_OPTS);
       } catch (err) {
         div.appendChild(el("p", { class: "error" }, "Chart failed: " + err.message));
       }
@@ -101,7 +104,7 @@
                           color: { field: "sentiment", type: "nominal", scale: COLORS, legend: { orient: "top", title: null } },
                           order: { field: "sentiment", sort: "ascending" } } },
       resolve: { scale: { y: "independent" } }
-    }, { actions: false, renderer: "svg" });
+    }, EMBED_OPTS);
     box.dataset.rendered = "1";
   }
 
