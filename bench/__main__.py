@@ -107,7 +107,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
         step("parse", "parse", {})
         step("floor", "floor", {})
         step("e2e", "e2e", {"db": str(tmp / "e2e.sqlite")})
-        if not opts.quick:
+        if opts.compare_single:
             step("e2e_single", "e2e", {"db": str(tmp / "e2e-single.sqlite"), "single": True})
         step("judge", "judge", {"pairs": opts.judge_pairs, "judge_batch": opts.judge_batch, "single": opts.judge_single})
         for rate, dur in ((40, opts.latency_slow_s), (4000, opts.latency_fast_s)):
@@ -254,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-write", action="store_true", help="print only, do not append to BENCHMARKS.md")
     ap.add_argument("--keep", action="store_true", help="keep the generated file and databases")
     ap.add_argument("--tmp", default=None, help="directory for the generated file (default: system temp)")
+    ap.add_argument("--compare-single", action="store_true",
+                    help="also run end to end in one process (no judge helper process), for comparison")
     ap.add_argument("--src", default=None, help="import threatwatch from this source tree (e.g. an older checkout's src/)")
     opts = ap.parse_args(argv)
     if opts.quick and opts.posts == 1_000_000:
