@@ -313,7 +313,7 @@ def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cach
                 log(f"{name:9s} {src:22s} macro-recall {mr:.3f} macro-F1 {mf:.3f} (n={int(m.sum())})")
         if name == "sent_fast":
             pf = clf.predict_proba(_stack(f_dev, blocks)).max(axis=1)
-            conf = 0.6
+            conf = 0.5
             acc_conf = float((clf.predict(_stack(f_dev, blocks))[pf >= conf] ==
                               np.array([r.sentiment for r in s_dev])[pf >= conf]).mean()) if (pf >= conf).any() else 0.0
             metrics["cascade/sent_fast_share_confident"] = round(float((pf >= conf).mean()), 3)
@@ -404,7 +404,7 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
     kinds = [r.kind if r.on_target == 1 else "off_target" for r in T_dev]
     pf = dev_p.get("fast", np.zeros(0))
     if len(pf) and yt_dev.sum():
-        c_thr = float(min(0.1, np.quantile(pf[yt_dev == 1], 0.01) * 0.8))
+        c_thr = float(min(0.1, np.quantile(pf[yt_dev == 1], 0.015)))
     else:
         c_thr = 0.05
     # final dev scores: cascade exactly as at run time
@@ -464,7 +464,7 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         "version": 1,
         "threshold": threshold,
         "calibration": cal,
-        "cascade": {"threat_fast_min": c_thr, "sentiment_fast_conf": 0.6, "ontarget_fast_band": list(band)},
+        "cascade": {"threat_fast_min": c_thr, "sentiment_fast_conf": 0.5, "ontarget_fast_band": list(band)},
         "cue_names": list(CUE_NAMES),
         "n_hash": N_HASH,
         "trained_on": {
