@@ -61,6 +61,7 @@ def test_alert_keeps_the_post_as_published(store) -> None:
     a = store.get_alert(aid)
     assert (a.text, a.url, a.author, a.platform, a.post_id) == (p.text, p.url, p.author, "bluesky", p.id)
     assert a.created_at.startswith("2026-11-18T10:30")
+    assert a.sentiment is None  # sentiment is kept only in aggregates, never per post or handle
 
 
 def test_queue_order_and_decisions_are_audited(store) -> None:

@@ -311,7 +311,7 @@ class SQLStore:
             ),
             (post.id, j.target, post.platform, post.url, post.author, post.text,
              post.created_at.astimezone(UTC).isoformat(), post.lang, post.reply_to, post.quote_of,
-             j.threat, float(j.threat_score), j.subtype, j.sentiment, j.explanation, cues, judge_name, th,
+             j.threat, float(j.threat_score), j.subtype, None, j.explanation, cues, judge_name, th,
              dup_of, "duplicate" if dup_of else "new", raised, latency),
         )
         if cur.rowcount != 1:
