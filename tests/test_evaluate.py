@@ -109,3 +109,16 @@ def test_cli_eval_table_output():
                                  str(FIX / "clear_cases.csv"), "--task", "on_target", "--model", "lexicon"])
     assert r.exit_code == 0, r.output
     assert "macro-recall" in r.stdout and "alert rate per kind" in r.stdout
+
+
+def test_dialect_split_for_the_bias_check(tmp_path, wl):
+    p = tmp_path / "probes.csv"
+    p.write_text("text,lang,target,threat,kind,dialect\n"
+                 "Whitfield traffic KILL me,en,Dana Whitfield,none,hyperbole,aae\n"
+                 "Whitfield traffic is awful,en,Dana Whitfield,none,hyperbole,standard\n"
+                 "KILL Dana Whitfield,en,Dana Whitfield,threat,direct,aae\n"
+                 "KILL Whitfield now,en,Dana Whitfield,threat,direct,standard\n", encoding="utf-8")
+    res = evaluate(p, wl, "threat", judge=KeywordStub())
+    assert res["by_dialect"]["aae"]["false_alert_rate"] == 1.0
+    assert res["by_dialect"]["standard"]["false_alert_rate"] == 0.0
+    assert res["by_dialect"]["standard"]["alert_recall"] == 1.0

@@ -42,6 +42,7 @@ class Example:
     target: str | None
     lang: str | None
     kind: str | None
+    dialect: str | None = None
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict | None, str]]:
@@ -131,7 +132,8 @@ def load_examples(path: Path, task: str, watchlist: Watchlist, split: str | None
             continue
         kind = str(rec.get("kind") or "").strip() or None
         lang = str(rec.get("lang") or "").strip().lower() or None
-        out.append(Example(line=line, text=text, gold=gold, target=tname, lang=lang, kind=kind))
+        dialect = str(rec.get("dialect") or "").strip() or None
+        out.append(Example(line=line, text=text, gold=gold, target=tname, lang=lang, kind=kind, dialect=dialect))
     if label_col is None and not out:
         if not errors:
             raise EvalError(f"{path}: no rows")
@@ -222,7 +224,30 @@ def evaluate(path: Path, watchlist: Watchlist, task: str = "threat", model: str 
                 far[k] = {"n": len(ki), "alerts": alerts, "alert_rate": alerts / len(ki)}
             m["by_kind"] = far
         result["by_lang"][lg] = m
+    dialects = sorted({e.dialect for e in ex if e.dialect})
+    if dialects:
+        # the bias check: the same content in different dialects should alert equally often
+        result["by_dialect"] = {}
+        for d in dialects:
+            idx = [i for i, e in enumerate(ex) if e.dialect == d]
+            neg = [i for i in idx if _is_none(task, ex[i])]
+            pos = [i for i in idx if not _is_none(task, ex[i])]
+            result["by_dialect"][d] = {
+                "n": len(idx),
+                "false_alert_rate": (sum(1 for i in neg if preds[i].threat != "none") / len(neg)) if neg else None,
+                "n_non_threat": len(neg),
+                "alert_recall": (sum(1 for i in pos if preds[i].threat != "none") / len(pos)) if pos else None,
+                "n_threat": len(pos),
+                "accuracy": sum(1 for i in idx if predicted(preds[i]) == ex[i].gold) / len(idx),
+            }
     return result
+
+
+def _is_none(task: str, e: Example) -> bool:
+    """Rows that must not alert: for the threat task, gold 'none'; otherwise protected kinds."""
+    if task == "threat":
+        return e.gold == "none"
+    return (e.kind or "") not in THREAT_KINDS
 
 
 def _console():  # noqa: ANN202
@@ -259,6 +284,15 @@ def render(result: dict) -> None:
                 tag = " (recall)" if kind in THREAT_KINDS else ""
                 k.add_row(kind + tag, str(v["n"]), str(v["alerts"]), f"{v['alert_rate']:.3f}")
             con.print(k)
+    if result.get("by_dialect"):
+        d = Table(title="by dialect (bias check)")
+        for c in ("dialect", "n", "false-alert rate (non-threats)", "alert recall (threats)", "accuracy"):
+            d.add_column(c)
+        for name, v in result["by_dialect"].items():
+            fa = "" if v["false_alert_rate"] is None else f"{v['false_alert_rate']:.3f} (n={v['n_non_threat']})"
+            ar = "" if v["alert_recall"] is None else f"{v['alert_recall']:.3f} (n={v['n_threat']})"
+            d.add_row(name, str(v["n"]), fa, ar, f"{v['accuracy']:.3f}")
+        con.print(d)
     for e in result["errors"]:
         Console(stderr=True).print(f"[yellow]skipped[/] {e}")
 
