@@ -95,12 +95,13 @@ def test_pipeline_match_finds_the_same_pairs_as_find() -> None:
     assert {t for _, t, _ in expected} >= {"ICE", "Lincoln High School", "Dana Whitfield"}
 
 
-def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post]) -> list:
+def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post], helpers: int = 1) -> list:
     from threatwatch.judge import load_judge
     from threatwatch.store import open_store
 
     store = open_store(str(tmp_path / f"{name}.sqlite"))
-    pipe = Pipeline(WATCHLIST, store, load_judge("lexicon"), batch_size=7, overlap_after=overlap_after)
+    pipe = Pipeline(WATCHLIST, store, load_judge("lexicon"), batch_size=7, overlap_after=overlap_after,
+                    judge_helpers=helpers)
     stats = pipe.run(iter(posts))
     tables = [store.query(q) for q in (
         "SELECT target, hour, sentiment, lang, platform, n FROM agg ORDER BY 1, 2, 3, 4, 5",
@@ -125,7 +126,9 @@ def test_run_with_judge_helper_process_stores_exactly_the_same(tmp_path) -> None
                   source="feed.jsonl") for i in range(120)]
     plain = _run_into(tmp_path, "plain", None, [p.__copy__() for p in posts])
     helped = _run_into(tmp_path, "helped", 0, [p.__copy__() for p in posts])
+    two = _run_into(tmp_path, "two", 2, [p.__copy__() for p in posts], helpers=2)
     assert helped == plain
+    assert two == plain
     assert plain[3] > 0 and plain[4]  # alerts raised and sentiment counted
 
 

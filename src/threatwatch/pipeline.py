@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from operator import attrgetter
@@ -65,7 +65,8 @@ class Pipeline:
     """The whole flow for one watchlist, one judge and one store."""
 
     def __init__(self, watchlist: Watchlist, store: SQLStore | None, judge: Judge | None = None, *,
-                 batch_size: int = 2000, notifiers: Sequence[Notifier] = (), overlap_after: int | None = 5) -> None:
+                 batch_size: int = 2000, notifiers: Sequence[Notifier] = (), overlap_after: int | None = 5,
+                 judge_helpers: int | None = None) -> None:
         self.watchlist = watchlist
         self.matcher = Matcher(watchlist)
         self.store = store
@@ -74,6 +75,8 @@ class Pipeline:
         self.notifiers = list(notifiers)
         # run(): after this many batches, judge in a helper process (None: never; see run)
         self.overlap_after = overlap_after
+        # how many helper processes judge in parallel (default: one per core, at most 2)
+        self.judge_helpers = judge_helpers if judge_helpers is not None else min(2, os.cpu_count() or 1)
         self._targets = {t.name: t for t in watchlist.targets}
         self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
         if store is not None:
@@ -161,33 +164,36 @@ class Pipeline:
         Each batch's checkpoint is (source, records read from it so far in this run).
 
         On a long run (more than `overlap_after` batches) with a judge that can be loaded by name,
-        the judge moves to a helper process: while it judges batch k, this process reads and
-        matches batch k+1. Batches are still stored one at a time, in order, each with its
-        checkpoint, so results and resume behave exactly as without the helper."""
+        judging moves to `judge_helpers` helper processes, batches dealt out in turn: while they
+        judge, this process reads and matches the next batches. Batches are still stored one
+        at a time, in order, each with its checkpoint, so results and resume behave exactly as
+        without helpers. If a helper dies, the remaining batches are judged here."""
         total = RunStats()
         t0 = time.perf_counter()
         per_source: Counter[str] = Counter()
-        helper: JudgeHelper | None = None
-        pending: tuple[_Prepared, bool, tuple[str, str] | None] | None = None  # (batch, sent to helper, checkpoint)
+        helpers: list[JudgeHelper] = []
+        # batches read and sent, oldest first: (batch, helper judging it or None, checkpoint)
+        pending: deque[tuple[_Prepared, JudgeHelper | None, tuple[str, str] | None]] = deque()
+        dealt = 0
 
         def record(st: RunStats) -> None:
             total.add(st)
             if on_batch:
                 on_batch(st)
 
-        def finish_pending() -> None:
-            nonlocal pending, helper
-            if pending is None:
-                return
-            prep, sent, cp = pending
-            pending = None
+        def stop_helpers() -> None:
+            for h in helpers:
+                h.close()
+            helpers.clear()
+
+        def finish_oldest() -> None:
+            prep, helper, cp = pending.popleft()
             judgements: list[Judgement] = []
-            if sent and helper is not None:
+            if helper is not None and helper in helpers:
                 try:
-                    judgements = helper.result()
-                except HelperDied:  # judge here from now on (what it had not answered too)
-                    helper.close()
-                    helper = None
+                    judgements = helper.result()  # each helper answers its own requests in order
+                except HelperDied:  # judge here from now on, including what is in flight
+                    stop_helpers()
             if prep.inputs and not judgements:
                 judgements = self.judge.judge_batch(prep.inputs)
             record(self._finish(prep, judgements, cp))
@@ -199,29 +205,36 @@ class Pipeline:
                 cp = (last, str(per_source[last])) if last else None
                 if n == self.overlap_after and (name := self._helper_name()) is not None:
                     try:
-                        helper = JudgeHelper(name)
-                    except OSError:  # cannot start a process here: judge in this one
-                        helper = None
-                if helper is None:
-                    finish_pending()
+                        for _ in range(max(1, self.judge_helpers)):
+                            helpers.append(JudgeHelper(name))
+                    except OSError:  # cannot start processes here: judge in this one
+                        stop_helpers()
+                if not helpers:
+                    while pending:
+                        finish_oldest()
                     record(self.process_batch(batch, checkpoint=cp))
                     continue
                 prep = self._prepare(batch)
+                helper = None
                 if prep.inputs:
+                    helper = helpers[dealt % len(helpers)]
+                    dealt += 1
                     helper.submit(prep.inputs)
-                finish_pending()  # store batch k-1 while the helper judges batch k
-                pending = (prep, bool(prep.inputs), cp)
-            finish_pending()
+                pending.append((prep, helper, cp))
+                while len(pending) > len(helpers):  # store older batches while helpers judge newer ones
+                    finish_oldest()
+            while pending:
+                finish_oldest()
         except Exception:
-            if pending is not None and helper is not None:  # keep what was read and judged
+            if helpers:  # keep what was read and judged
                 try:
-                    finish_pending()
+                    while pending:
+                        finish_oldest()
                 except Exception:  # the first error is the one to report
                     pass
             raise
         finally:
-            if helper is not None:
-                helper.close()
+            stop_helpers()
         total.seconds = time.perf_counter() - t0
         return total
 
