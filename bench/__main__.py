@@ -136,7 +136,8 @@ def rows(res: dict[str, Any]) -> list[Row]:
 
     def rss(r: dict[str, Any]) -> str:
         kids = r.get("children_peak_rss_mb") or 0.0
-        extra = f" + helper {kids:,.0f} MiB" if kids > 1 else ""
+        n = r.get("helpers") or 1
+        extra = f" + {n} helper{'s' if n > 1 else ''} × ≤ {kids:,.0f} MiB" if kids > 1 else ""
         return f"{r['peak_rss_mb']:,.0f} MiB ({r['peak_rss_mb'] / frss:.2f}×){extra}"
 
     def cpu(v: float | None) -> str:
