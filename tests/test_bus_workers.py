@@ -206,3 +206,19 @@ def test_database_outage_is_waited_out_not_dead_lettered(corpus: Path, reference
         store.close()
     finally:
         srv.stop()
+
+
+def test_publisher_with_watchlist_sends_only_posts_about_targets(corpus: Path, reference: dict[str, object],
+                                                                 pg_url: str, redis_server) -> None:  # noqa: F811
+    """Filtering at the publisher changes nothing in the results, only what crosses the bus."""
+    wl = load_watchlist(WATCHLIST)
+    pub = RedisPublisher(redis_server.url, watchlist=wl)
+    read = sum(publish_inputs(pub, read_inputs([str(corpus)])).values())
+    n = redis.Redis.from_url(redis_server.url).xlen("threatwatch:posts")
+    assert n == pub.published and pub.filtered > 0 and n + pub.filtered == read
+    store = open_store(pg_url)
+    w = Worker(redis_server.url, Pipeline(wl, store, load_judge("lexicon")), batch_size=200, block_ms=100)
+    w.run(exit_when_idle=0.5)
+    compare(snapshot(store), reference)
+    w.close()
+    store.close()

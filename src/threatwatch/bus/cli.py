@@ -92,10 +92,14 @@ def register(app: typer.Typer) -> None:
         id_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the post id.")] = None,
         time_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the creation time.")] = None,
         platform: Annotated[str | None, typer.Option(help="CSV/JSONL: platform name for these posts.")] = None,
+        watchlist: Annotated[str | None, typer.Option(
+            "--watchlist", "-w", help="Publish only posts naming one of its targets (same result, far less "
+                                      "traffic and retention; use the workers' watchlist).")] = None,
         metrics_port: MetricsOpt = None,
     ) -> None:
         """Read files and publish their posts (and rejects) to the bus for workers to judge.
         Resumes per file after a crash: positions are kept in Redis with the entries."""
+        from ..cli import _watchlist
         from ..sources import FORMATS, ColumnMapping, read_inputs
         from . import metrics
         from .redis_streams import RedisPublisher, publish_inputs
@@ -109,13 +113,15 @@ def register(app: typer.Typer) -> None:
         cols = {k: v for k, v in (("text", text_col), ("id", id_col), ("created_at", time_col),
                                   ("platform", platform)) if v}
         mapping = ColumnMapping(**cols) if cols else None
-        pub = RedisPublisher(bus, stream=stream, maxlen=maxlen)
+        wl = _watchlist(watchlist) if watchlist else None  # type: ignore[arg-type]
+        pub = RedisPublisher(bus, stream=stream, maxlen=maxlen, watchlist=wl)
         done = publish_inputs(pub, read_inputs(inputs, fmt, mapping=mapping), batch_size=batch_size,
                               resume=not restart)
         pub.close()
         for src, n in done.items():
-            typer.echo(f"{src}: {n:,} records published to {stream}")
-        typer.echo(f"total: {sum(done.values()):,}")
+            typer.echo(f"{src}: {n:,} records")
+        extra = f"; {pub.filtered:,} posts left out (they name no target)" if wl is not None else ""
+        typer.echo(f"total: {sum(done.values()):,} records read, {pub.published:,} published to {stream}{extra}")
 
     @app.command()
     def worker(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 PUBLISHED = Counter("threatwatch_bus_published", "Records published to the stream.", ["stream"])
+FILTERED = Counter("threatwatch_bus_filtered", "Posts a publisher with a watchlist left out (they name no "
+                   "target).", ["stream"])
 PUBLISH_SECONDS = Histogram("threatwatch_bus_publish_seconds", "Time to publish one batch (MULTI/EXEC).", ["stream"])
 MESSAGES = Counter("threatwatch_bus_messages", "Stream entries handled by this worker, by outcome "
                    "(processed, claimed, failed, dead_lettered, trimmed).", ["stream", "group", "outcome"])

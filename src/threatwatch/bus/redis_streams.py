@@ -98,25 +98,51 @@ class RedisPublisher:
     resumes where its last acknowledged batch ended (never ahead of what is in the stream).
     """
 
-    def __init__(self, url: str, *, stream: str = STREAM, maxlen: int = MAXLEN) -> None:
+    def __init__(self, url: str, *, stream: str = STREAM, maxlen: int = MAXLEN, watchlist: Any = None) -> None:
+        """With a `watchlist`, only posts that name one of its targets (the same matcher the
+        workers run first) are published: the rest could never be counted or alerted, so the
+        result is the same while the bus carries, and retains, only posts about targets."""
         if maxlen < 1:
             raise ValueError("maxlen must be at least 1")
         self.url, self.stream, self.maxlen = url, stream, maxlen
         self.r = connect(url)
+        self.matcher = None
+        if watchlist is not None:
+            from ..match import Matcher
+
+            self.matcher = Matcher(watchlist)
+        self.published = 0
+        self.filtered = 0
+
+    def _wanted(self, it: Post | Reject) -> bool:
+        if self.matcher is None or isinstance(it, Reject):
+            return True
+        from ..normalise import fold
+
+        return bool(self.matcher.find(it.text, fold(it.text)))
 
     def publish(self, items: Sequence[Post | Reject], source: str | None = None, position: str | None = None) -> int:
+        """Publish (the wanted part of) one batch with its source position; returns entries added."""
         now = time.time()
+        sent = 0
         with m.PUBLISH_SECONDS.labels(self.stream).time():
             p = self.r.pipeline(transaction=True)
             for it in items:
+                if not self._wanted(it):
+                    continue
                 if isinstance(it, Post) and it.received_at is None:
                     it.received_at = now
                 p.xadd(self.stream, encode(it), maxlen=self.maxlen, approximate=True)  # type: ignore[arg-type]
+                sent += 1
             if source is not None and position is not None:
                 p.hset(checkpoint_key(self.stream), source, position)
             p.execute()
-        m.PUBLISHED.labels(self.stream).inc(len(items))
-        return len(items)
+        m.PUBLISHED.labels(self.stream).inc(sent)
+        self.published += sent
+        if len(items) - sent:
+            self.filtered += len(items) - sent
+            m.FILTERED.labels(self.stream).inc(len(items) - sent)
+        return sent
 
     def checkpoint(self, source: str) -> str | None:
         v = self.r.hget(checkpoint_key(self.stream), source)
@@ -137,8 +163,8 @@ class RedisPublisherSink:
     `submit(posts)` publishes records without a checkpoint (for other producers).
     """
 
-    def __init__(self, url: str, *, stream: str = STREAM, maxlen: int = MAXLEN) -> None:
-        self.publisher = RedisPublisher(url, stream=stream, maxlen=maxlen)
+    def __init__(self, url: str, *, stream: str = STREAM, maxlen: int = MAXLEN, watchlist: Any = None) -> None:
+        self.publisher = RedisPublisher(url, stream=stream, maxlen=maxlen, watchlist=watchlist)
 
     def checkpoint(self, source: str) -> str | None:
         return self.publisher.checkpoint(source)

@@ -18,19 +18,16 @@ on (post_id, target) the same way.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 import psycopg
 from psycopg import errors as pgerr
 
-from .sql import SQLStore, text_hash
+from .sql import SQLStore
 
 log = logging.getLogger(__name__)
 
@@ -179,25 +176,17 @@ class PostgresStore(SQLStore):
         )
 
     def _insert_alert(self, post: Any, j: Any, raised: str, judge_name: str) -> int | None:
-        """As SQLStore._insert_alert (same columns, same 'first of its text' rule) in one round
+        """As SQLStore._insert_alert (same values, same 'first of its text' rule) in one round
         trip instead of three: the de-duplication lookup is a CTE and RETURNING gives the id."""
-        th = text_hash(post.text)
-        latency = (datetime.now(UTC).timestamp() - post.received_at) if post.received_at else None
-        cues = json.dumps([msgspec.to_builtins(c) for c in j.cues], ensure_ascii=False)
+        v = self._alert_values(post, j, raised, judge_name)
         row = self.conn.execute(
             "WITH first AS (SELECT id FROM alerts WHERE target = %s AND text_hash = %s AND dup_of IS NULL "
             "ORDER BY id LIMIT 1) "
-            "INSERT INTO alerts (post_id, target, platform, url, author, text, created_at, lang, reply_to, "
-            "quote_of, threat, threat_score, subtype, sentiment, explanation, cues, judge, text_hash, dup_of, "
-            "status, raised_at, latency_s) "
-            "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, (SELECT id FROM first), "
-            "CASE WHEN EXISTS (SELECT 1 FROM first) THEN 'duplicate' ELSE 'new' END, %s, %s "
+            f"INSERT INTO alerts ({', '.join(v)}, dup_of, status) "
+            f"SELECT {', '.join(['%s'] * len(v))}, (SELECT id FROM first), "
+            "CASE WHEN EXISTS (SELECT 1 FROM first) THEN 'duplicate' ELSE 'new' END "
             "ON CONFLICT (post_id, target) DO NOTHING RETURNING id",
-            (j.target, th,
-             post.id, j.target, post.platform, post.url, post.author, post.text,
-             post.created_at.astimezone(UTC).isoformat(), post.lang, post.reply_to, post.quote_of,
-             j.threat, float(j.threat_score), j.subtype, j.sentiment, j.explanation, cues, judge_name, th,
-             raised, latency),
+            (j.target, v["text_hash"], *v.values()),
         ).fetchone()
         return int(row[0]) if row else None
 

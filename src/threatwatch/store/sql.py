@@ -293,26 +293,32 @@ class SQLStore:
         for k in sorted(incr):
             self.conn.execute(up_agg, (*k, incr[k]))
 
+    def _alert_values(self, post: Post, j: Judgement, raised: str, judge_name: str) -> dict[str, Any]:
+        """The stored columns of a new alert, except dup_of and status (decided at insert).
+        Sentiment is not kept per post: it lives only in aggregates."""
+        return {
+            "post_id": post.id, "target": j.target, "platform": post.platform, "url": post.url,
+            "author": post.author, "text": post.text, "created_at": post.created_at.astimezone(UTC).isoformat(),
+            "lang": post.lang, "reply_to": post.reply_to, "quote_of": post.quote_of, "threat": j.threat,
+            "threat_score": float(j.threat_score), "subtype": j.subtype, "sentiment": None,
+            "explanation": j.explanation,
+            "cues": json.dumps([msgspec.to_builtins(c) for c in j.cues], ensure_ascii=False),
+            "judge": judge_name, "text_hash": text_hash(post.text), "raised_at": raised,
+            "latency_s": (datetime.now(UTC).timestamp() - post.received_at) if post.received_at else None,
+        }
+
     def _insert_alert(self, post: Post, j: Judgement, raised: str, judge_name: str) -> int | None:
-        th = text_hash(post.text)
+        v = self._alert_values(post, j, raised, judge_name)
         first = self.conn.execute(
             self.q("SELECT id FROM alerts WHERE target = ? AND text_hash = ? AND dup_of IS NULL ORDER BY id LIMIT 1"),
-            (j.target, th),
+            (j.target, v["text_hash"]),
         ).fetchone()
-        dup_of = first[0] if first else None
-        latency = (datetime.now(UTC).timestamp() - post.received_at) if post.received_at else None
-        cues = json.dumps([msgspec.to_builtins(c) for c in j.cues], ensure_ascii=False)
+        v["dup_of"] = first[0] if first else None
+        v["status"] = "duplicate" if v["dup_of"] else "new"
         cur = self.conn.execute(
-            self.q(
-                "INSERT INTO alerts (post_id, target, platform, url, author, text, created_at, lang, reply_to, "
-                "quote_of, threat, threat_score, subtype, sentiment, explanation, cues, judge, text_hash, dup_of, "
-                "status, raised_at, latency_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (post_id, target) DO NOTHING"
-            ),
-            (post.id, j.target, post.platform, post.url, post.author, post.text,
-             post.created_at.astimezone(UTC).isoformat(), post.lang, post.reply_to, post.quote_of,
-             j.threat, float(j.threat_score), j.subtype, None, j.explanation, cues, judge_name, th,
-             dup_of, "duplicate" if dup_of else "new", raised, latency),
+            self.q(f"INSERT INTO alerts ({', '.join(v)}) VALUES ({', '.join('?' * len(v))}) "
+                   "ON CONFLICT (post_id, target) DO NOTHING"),
+            tuple(v.values()),
         )
         if cur.rowcount != 1:
             return None
