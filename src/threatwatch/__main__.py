@@ -1,0 +1,5 @@
+"""`python -m threatwatch ...` runs the CLI."""
+
+from .cli import app
+
+app()
