@@ -100,7 +100,7 @@ def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace, total: int,
-                pg: PostgresServer, rs: RedisServer) -> dict[str, float]:
+                pg: PostgresServer, rs: RedisServer, wl: object = None) -> dict[str, float]:
     stream = f"bench:{n}:{time.time_ns()}"
     procs = [subprocess.Popen(
         [sys.executable, "-m", "threatwatch.bus", "worker", "--bus", bus, "--db", db, "--watchlist", str(WATCHLIST),
@@ -113,7 +113,7 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
             if not line:
                 raise RuntimeError("worker died at start")
     r = redis.Redis.from_url(bus)
-    pub = RedisPublisher(bus, stream=stream, maxlen=max(total * 2, 1000))
+    pub = RedisPublisher(bus, stream=stream, maxlen=max(total * 2, 1000), watchlist=wl)
     cpu_w0 = sum(proc_cpu(p.pid) for p in procs)
     cpu_pg0, cpu_rs0, cpu_me0 = pg_backends_cpu(pg, db), proc_cpu(rs.proc.pid), time.process_time()  # type: ignore[union-attr]
     t0 = time.perf_counter()
@@ -122,7 +122,7 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
     cpu_pub = time.process_time() - cpu_me0
     while True:  # done when every entry was delivered and acked
         g = r.xinfo_groups(stream)[0]
-        if int(g["pending"]) == 0 and int(g.get("lag") or 0) == 0 and int(g.get("entries-read") or 0) >= total:
+        if int(g["pending"]) == 0 and int(g.get("lag") or 0) == 0 and int(g.get("entries-read") or 0) >= pub.published:
             break
         time.sleep(0.02)
     wall = time.perf_counter() - t0
@@ -140,6 +140,13 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
         wait += float(m.group(3))
     return {"wall": wall, "publish": t_pub, "busy": busy, "store": store, "judge": busy - store, "wait": wait,
             "cpu_pub": cpu_pub, "cpu_app": cpu_w, "cpu_pg": cpu_pg, "cpu_redis": cpu_rs}
+
+
+def publish_filtered(bus: str, path: Path, wl: object) -> tuple[float, int]:
+    """Publisher with the watchlist filter: records read per second, and entries sent."""
+    pub = RedisPublisher(bus, stream=f"filtered:{time.time_ns()}", watchlist=wl)
+    done, t = timed(lambda: publish_inputs(pub, read_inputs([str(path)]), batch_size=500, resume=False))
+    return sum(done.values()) / t, pub.published
 
 
 def bus_drain(bus: str, path: Path, total: int) -> tuple[float, float]:
@@ -226,14 +233,19 @@ def main() -> None:
             pub_rate, drain_rate = bus_drain(rs.url, path, n)
             keep("bus: publish (XADD, MULTI of 500)", pub_rate, None, "one publisher, reading the file")
             keep("bus: consume (XREADGROUP + decode + XACK)", drain_rate, None, "one consumer, no judging")
-            for k in [int(x) for x in args.workers.split(",")]:
-                db = pg.create_db()
-                open_store(db).close()  # migrate before the clock starts
-                r = run_workers(k, rs.url, db, path, args, n, pg, rs)
-                busy = r["busy"] or 1.0
-                keep(f"{k} worker{'s' if k > 1 else ''}, Redis + PostgreSQL", n / r["wall"], r,
-                     f"judge {100 * r['judge'] / busy:.0f}% / store {100 * r['store'] / busy:.0f}% of worker busy time; "
-                     f"workers busy {100 * busy / (k * r['wall']):.0f}% of the run")
+            f_rate, f_sent = publish_filtered(rs.url, path, wl)
+            keep("bus: publish --watchlist (match, then XADD)", f_rate, None,
+                 f"one publisher; {f_sent:,} of {n:,} records sent")
+            for filt in (False, True):
+                for k in [int(x) for x in args.workers.split(",")]:
+                    db = pg.create_db()
+                    open_store(db).close()  # migrate before the clock starts
+                    r = run_workers(k, rs.url, db, path, args, n, pg, rs, wl if filt else None)
+                    busy = r["busy"] or 1.0
+                    keep(f"{k} worker{'s' if k > 1 else ''}, Redis + PostgreSQL{', publish --watchlist' if filt else ''}",
+                         n / r["wall"], r,
+                         f"judge {100 * r['judge'] / busy:.0f}% / store {100 * r['store'] / busy:.0f}% of worker busy "
+                         f"time; workers busy {100 * busy / (k * r['wall']):.0f}% of the run")
     finally:
         pg.stop()
         rs.stop()
