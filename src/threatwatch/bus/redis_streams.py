@@ -19,7 +19,9 @@ Retention: the stream is trimmed to about `maxlen` entries (approximate trimming
 macro-nodes, cheap). Trimming ignores consumer groups: if workers fall more than `maxlen`
 entries behind, the oldest unread entries are dropped (counted in the `trimmed` metric when a
 worker meets a trimmed pending entry). Size `maxlen` for the longest outage to ride out,
-e.g. 6,000 posts/s x 1 h ~ 21.6 M entries ~ 10-20 GB of Redis memory; watch the group's `lag`.
+e.g. 6,000 posts/s x 1 h ~ 21.6 M entries ~ 5 GB of Redis memory at ~250 bytes an entry (measured for
+short posts by bench/scale_bench.py); a publisher with a watchlist sends only posts naming a
+target. Watch the group's `lag`.
 """
 
 from __future__ import annotations
