@@ -134,7 +134,7 @@ def run_workers(n: int, bus: str, db: str, path: Path, args: argparse.Namespace,
         _, errs = p.communicate(timeout=120)
         m = SUMMARY.search(errs)
         if p.returncode != 0 or not m:
-            raise RuntimeError(errs[-2000:])
+            raise RuntimeError(f"worker exit {p.returncode}: {errs[-2000:]}")
         busy += float(m.group(1))
         store += float(m.group(2))
         wait += float(m.group(3))
