@@ -151,7 +151,14 @@ _VIOLENT_EN = (
     r"die by my hand|(?:get|gets) what'?s com(?:in|ing)|pull(?:in|ing)? up (?:wit|with) (?:the )?(?:heat|straps?|blicks?)|"
     r"drive (?:my|a) (?:truck|car) (?:through|into)|run (?:up )?(?:in|into) (?:that|the)|bustin|blast(?:ing)?|"
     r"pelt(?:ing)?|sink (?:him|her|them)|take (?:him|her|them|the \w+) out|finish (?:this|it|him|her|them)|"
-    r"open fire|in body bags|(?:beat|hit) (?:him|her|them|the \w+) (?:until|till)|set (?:it|them|him|her) on fire"
+    r"open fire|in body bags|(?:beat|hit) (?:him|her|them|the \w+) (?:until|till)|set (?:it|them|him|her) on fire|"
+    # slang (incl. African-American English and drill slang): the same acts, other words
+    r"slid(?:e|ing) on|catch(?:in|ing)? (?:him|her|them|'?em|a body|bodies)|smok(?:e|in|ing) (?:him|her|them|'?em)|"
+    r"air (?:it|him|her|them|'?em|the \w+) out|wet (?:him|her|them|'?em|it|the \w+) up|clap(?:pin|ping)? (?:him|her|them|'?em)|"
+    r"up(?:pin|ping)? (?:the|my) (?:strap|pole|stick|blick|tool)|pull(?:in|ing)? up (?:on|at)|bus(?:t|tin|ting) (?:at|on)|"
+    r"drop (?:him|her|them|'?em)|put (?:him|her|them|'?em) on a (?:t-?)?shirt|on sight|body (?:him|her|them)|"
+    r"lay (?:him|her|them|'?em) down|spin(?:nin|ning)? (?:the|they|his|her|that) block|light (?:him|her|them|'?em) up|"
+    r"shoot (?:the place|it|that \w+) up|run down on"
 )
 _VIOLENT_ES = (
     r"mat(?:ar|o|a|en|amos|arlo|arla|arlos|arlas|arte|aré|ará|aremos|arán)|"
@@ -165,18 +172,23 @@ _VIOLENT_ES = (
     r"atropell(?:ar|arlo|arla)|rajar(?:le|les)?|cargar(?:se|me)(?:lo|la|los)|fusil\w+|dar(?:le|les) matarile|"
     r"(?:le|les|te) (?:pego|pegamos|meto|metemos) (?:un tiro|dos tiros|plomo|fuego)|pegar(?:le|les) un tiro|"
     r"estrangul\w+|se muere|en bolsas|a palos|a pedradas|acab(?:ar|ad|emos|en) con (?:él|ella|ellos|ellas)|"
-    r"incendi(?:emos|ad|en)|mat(?:emos|ad)|prend(?:er|amos|edle|anle) fuego|armad[oa]s|abr(?:ir|id|amos) fuego"
+    r"incendi(?:emos|ad|en)|mat(?:emos|ad)|prend(?:er|amos|edle|anle) fuego|armad[oa]s|abr(?:ir|id|amos) fuego|"
+    r"tronar(?:lo|la|los|las|le)?|quebrar(?:lo|la|los|las)|tumbar(?:lo|la|los)|dar(?:le|les)? (?:cran|piso|chicharrón|baje)|"
+    r"partir(?:le|les) (?:su|la) madre|rafague\w+|plomazos?|a balazos|a tiros|a madrazos|a putazos|madrazos|"
+    r"cortar(?:le|les) (?:el cuello|la cabeza)|machete(?:ar|arlo|arla)|(?:se|te) (?:va|vas|van) a morir|"
+    r"van a (?:salir|acabar|terminar) (?:en bolsas|muertos|muertas)|vol(?:ar|arle|arles) la cabeza"
 )
 _INTENT = (
     r"i(?:'m| am|m) (?:going to|gonna|about to|finna|fixing to)|i(?:'ll| will| shall)|ima|imma|i'ma|ima gonna|"
     r"we(?:'re| are) (?:going to|gonna)|we(?:'ll| will)|i'm coming|we're coming|i'm gonna|gonna|"
-    r"i want to|i'm ready to|i plan to|my plan is|"
+    r"i want to|i'm ready to|i plan to|my plan is|finna|bout to|bouta|boutta|gon|tryna|"
     r"(?:te|le|les|lo|la|los|las) (?:voy|vamos) a|voy a|vamos a|lo haré|te juro que|juro que|"
     r"(?:te|le|les|lo|la|los) (?:mato|matamos|quemo|quemamos|reviento|disparo)|pienso|tengo ganas de"
 )
 _MEANS = (
     r"gun|guns|rifle|ar-?15|ak-?47|9mm|glock|pistol|shotgun|bullets?|ammo|rounds|knife|machete|gas(?:oline)?|"
     r"molotov|pipe bomb|explosives?|ied|rope|pistola|arma|armas|rifle|cuchillo|navaja|machete|gasolina|balas|"
+    r"strap|straps|pole|blick|glizzy|chop|draco|heat|switch|extendo|mag|cuete|fierro|cuerno|"
     r"cuerno de chivo|escopeta|explosivos|soga"
 )
 _TIME_PLACE = (
