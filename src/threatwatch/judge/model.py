@@ -190,6 +190,9 @@ class TrainedJudge:
         self.c_sent = float(c["sentiment_fast_conf"])
         self.c_ont = tuple(c["ontarget_fast_band"])
         self.always_embed = bool(self.meta.get("always_embed", False))
+        offs = self.meta.get("sentiment_offsets", {})
+        self.s_off = {k: np.asarray(v, dtype=np.float32) for k, v in offs.items()}
+        self._zero3 = np.zeros(3, dtype=np.float32)
         self._tcache: dict[str, np.ndarray] = {}
         self._matchers: dict[str, object] = {}
 
@@ -249,7 +252,9 @@ class TrainedJudge:
         fast: list[tuple[np.ndarray, float, float]] = []
         need: list[int] = []
         for i, it in enumerate(items):
-            ps = _softmax(self.sent_fast.logits(ids[i], {"l": langs[i], "c": cues[i].vector}))
+            # the offsets correct the public tweet corpora's label priors: overall sentiment only
+            so = self.s_off.get(it.lang or "", self._zero3) if it.target is None else self._zero3
+            ps = _softmax(self.sent_fast.logits(ids[i], {"l": langs[i], "c": cues[i].vector}) + so)
             af, bf = self.cal["fast"]
             pt = _sigmoid(af * float(self.thr_fast.logits(ids[i], {"c": cues[i].vector, "l": langs[i]})[0]) + bf)
             po = 1.0
@@ -271,11 +276,12 @@ class TrainedJudge:
         out: list[Judgement] = []
         for i, it in enumerate(items):
             ps, pt_fast, po = fast[i]
+            so = self.s_off.get(it.lang or "", self._zero3) if it.target is None else self._zero3
             e = emb.get(i)
             used_full = e is not None
             if e is not None:
                 d = {"l": langs[i], "c": cues[i].vector, "e": e}
-                ps = _softmax(self.sent_full.logits(ids[i], d))
+                ps = _softmax(self.sent_full.logits(ids[i], d) + so)
                 zt = float(self.thr_full.logits(ids[i], d)[0])
                 if it.target is not None:
                     te = self._target_emb(it.target)

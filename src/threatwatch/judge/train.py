@@ -283,6 +283,50 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, langs: list[str], kinds: list
 
 
 # ----------------------------------------------------------------------------- main
+def _lin(arrays: dict, prefix: str, f: dict, blocks: list[str]) -> np.ndarray:
+    """Logits of an exported head on training-time feature blocks (what model.Head computes)."""
+    z = np.tile(arrays[f"{prefix}.b"], (f["h"].shape[0], 1)).astype(np.float64)
+    for b in blocks:
+        w = arrays[f"{prefix}.{b}"].astype(np.float32)
+        z += f[b] @ w
+    return np.asarray(z)
+
+
+def tune_sentiment(data_dir: Path, cache: EmbeddingCache, arrays: dict, conf: float, log) -> dict:  # noqa: ANN001
+    """Per-language class offsets added to the sentiment logits, chosen on the public dev sets
+    with the run-time cascade simulated (macro-recall for English, the TweetEval convention;
+    macro-F1 for Spanish). Three numbers per language; they correct the label priors that
+    differ between the training corpora and the dev sets."""
+    _, s_dev = load_public_sentiment(data_dir)
+    f = feats(s_dev, cache, desc="sentiment dev")
+    zf = _lin(arrays, "sent_fast", f, ["h", "l", "c"])
+    zF = _lin(arrays, "sent_full", f, ["h", "l", "c", "e"])
+    y = np.array([r.sentiment for r in s_dev])
+    labels = np.array(SENTIMENT_LABELS)
+    out: dict[str, list[float]] = {}
+    grid = np.round(np.arange(-0.8, 0.81, 0.1), 2)
+    for lg in ("en", "es"):
+        m = np.array([r.lang == lg for r in s_dev])
+        if not m.any():
+            continue
+        best, best_off = -1.0, [0.0, 0.0, 0.0]
+        for a in grid:
+            for c in grid:
+                off = np.array([a, 0.0, c])
+                pf = zf[m] + off
+                ef = np.exp(pf - pf.max(1, keepdims=True))
+                conf_f = (ef / ef.sum(1, keepdims=True)).max(1)
+                z = np.where((conf_f < conf)[:, None], zF[m] + off, pf)
+                pred = labels[z.argmax(1)]
+                mr, mf = _macro(y[m], pred, SENTIMENT_LABELS)
+                score = mr if lg == "en" else mf
+                if score > best + 1e-9:
+                    best, best_off = score, [float(a), 0.0, float(c)]
+        out[lg] = best_off
+        log(f"sentiment offsets {lg}: {best_off} (dev {'macro-recall' if lg == 'en' else 'macro-F1'} {best:.3f}, cascade simulated)")
+    return out
+
+
 def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cache: EmbeddingCache,
                      arrays: dict, metrics: dict, sizes: dict, quick: bool, log) -> list[str]:  # noqa: ANN001
     """Sentiment heads (fast: n-grams + cues; full: + USE) on public tweets + the labelled set."""
@@ -355,6 +399,9 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         log("sentiment: kept the heads from the previous weights (--keep-sentiment)")
     else:
         s_tr_srcs = _train_sentiment(data_dir, lab_tr, lab_dev, cache, arrays, metrics, sizes, quick, log)
+
+    sent_conf = 0.6
+    sent_offsets = tune_sentiment(data_dir, cache, arrays, sent_conf, log)
 
     # ---------------- threat
     meta_neg = load_metacorps(data_dir)
@@ -464,7 +511,8 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         "version": 1,
         "threshold": threshold,
         "calibration": cal,
-        "cascade": {"threat_fast_min": c_thr, "sentiment_fast_conf": 0.5, "ontarget_fast_band": list(band)},
+        "cascade": {"threat_fast_min": c_thr, "sentiment_fast_conf": sent_conf, "ontarget_fast_band": list(band)},
+        "sentiment_offsets": sent_offsets,
         "cue_names": list(CUE_NAMES),
         "n_hash": N_HASH,
         "trained_on": {
