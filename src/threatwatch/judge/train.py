@@ -524,8 +524,46 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
         "dev_metrics": metrics,
     }
     (out / "judge.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if T_dev:
+        _runtime_threshold(out, meta, T_dev, watchlist, log)
     log(f"wrote {out / 'judge.npz'} ({(out / 'judge.npz').stat().st_size / 1e6:.2f} MB) and judge.json")
     return metrics
+
+
+def _runtime_threshold(out: Path, meta: dict, dev: list[Row], watchlist: Watchlist, log) -> None:  # noqa: ANN001
+    """Re-choose the threshold with the judge exactly as it runs (cascade, span finding, float16
+    weights), so the shipped threshold keeps dev false alerts <= 2 % per language as measured
+    by `threatwatch eval`, and record the run-time dev figures."""
+    from .base import JudgeInput
+    from .model import TrainedJudge
+
+    judge = TrainedJudge(out)
+    items = [JudgeInput(text=r.text, folded=fold(r.text), lang=r.lang, target=watchlist.by_name(r.target or ""))
+             for r in dev]
+    res = []
+    for i in range(0, len(items), 256):
+        res.extend(judge.judge_batch(items[i : i + 256]))
+    y = np.array([0 if r.threat == "none" or r.on_target == 0 else 1 for r in dev])
+    kinds = [r.kind if r.on_target == 1 else "off_target" for r in dev]
+    langs = [r.lang for r in dev]
+    gated = np.array([j.threat_score if j.on_target else 0.0 for j in res])
+    thr = choose_threshold(gated, y, langs, kinds)
+    meta["threshold"] = thr
+    m = meta["dev_metrics"]
+    flag = gated >= thr
+    for lg in sorted(set(langs)) + ["all"]:
+        sel = np.array([lg in ("all", x) for x in langs])
+        rec = float(flag[sel & (y == 1)].mean()) if (sel & (y == 1)).any() else float("nan")
+        prot = sel & np.array([k in PROTECTED_KINDS for k in kinds])
+        far = float(flag[prot].mean()) if prot.any() else float("nan")
+        m[f"threat/dev/{lg}/recall"] = round(rec, 4)
+        m[f"threat/dev/{lg}/protected_false_alert"] = round(far, 4)
+        for k in PROTECTED_KINDS:
+            mk = sel & np.array([x == k for x in kinds])
+            if mk.any():
+                m[f"threat/dev/{lg}/far/{k}"] = round(float(flag[mk].mean()), 4)
+        log(f"threat dev {lg} (run-time judge, threshold {thr:.2f}): recall {rec:.3f}  protected false-alert {far:.3f}")
+    (out / "judge.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _ontarget_feats(rows: list[Row], fthr: dict, thr_rows: list[Row], watchlist: Watchlist,
