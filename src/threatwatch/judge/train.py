@@ -605,6 +605,12 @@ def train_command(
     from rich.console import Console
 
     console = Console(stderr=True)
+    try:
+        import scipy  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError:
+        console.print("[red]error:[/] training needs scikit-learn (and scipy): pip install 'threatwatch[dev]'")
+        raise SystemExit(2) from None
     if not data_dir.is_dir():
         console.print(f"[red]error:[/] --data-dir {data_dir}: not a directory")
         raise SystemExit(2)
