@@ -75,8 +75,9 @@ class Pipeline:
         self.notifiers = list(notifiers)
         # run(): after this many batches, judge in a helper process (None: never; see run)
         self.overlap_after = overlap_after
-        # how many helper processes judge in parallel (default: one per core, at most 2)
-        self.judge_helpers = judge_helpers if judge_helpers is not None else min(2, os.cpu_count() or 1)
+        # helper processes judging in parallel. One by default: on 2 cores, two helpers (each
+        # with multi-threaded BLAS in the embedder) were slower than one (see BENCHMARKS.md)
+        self.judge_helpers = judge_helpers if judge_helpers is not None else 1
         self._targets = {t.name: t for t in watchlist.targets}
         self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
         if store is not None:
