@@ -205,11 +205,12 @@ def main() -> None:
         store = open_store(store_url) if store_url else None
         on_pg = bool(store_url and store_url.startswith("postgresql"))
         pg0 = pg_backends_cpu(pg, store_url) if on_pg and store_url else {}
-        me0 = time.process_time()
+        me0, ch0 = time.process_time(), children_cpu()
         t0 = time.perf_counter()
         Pipeline(wl, store, judge, batch_size=args.batch_size).run(read_inputs([str(path)]))
         wall = time.perf_counter() - t0
-        cpu = {"cpu_app": time.process_time() - me0}
+        # Pipeline.run may judge in helper processes: their CPU counts once they are reaped
+        cpu = {"cpu_app": time.process_time() - me0 + children_cpu() - ch0}
         if on_pg and store_url:
             cpu["cpu_pg"] = cpu_delta(pg0, pg_backends_cpu(pg, store_url))
         if store is not None:
@@ -222,14 +223,15 @@ def main() -> None:
         for _ in range(args.repeat):
             _, t_read = timed(lambda: list(read_inputs([str(path)])))
             keep("read files only", n / t_read)
-            me0 = time.process_time()
+            me0, ch0 = time.process_time(), children_cpu()
             st, t_judge = timed(lambda: Pipeline(wl, None, judge, batch_size=args.batch_size).run(items))
-            keep("match + judge only (no store, no reading)", n / t_judge, {"cpu_app": time.process_time() - me0},
+            keep("match + judge only (no store, no reading)", n / t_judge,
+                 {"cpu_app": time.process_time() - me0 + children_cpu() - ch0},
                  f"{st.mentions:,} target mentions judged")
             wall, cpu = single(str(tmp / f"single-{time.time_ns()}.sqlite"))
-            keep("single process, SQLite (default)", n / wall, cpu, "the floor the others are compared to")
+            keep("threatwatch run, SQLite (default)", n / wall, cpu, "the floor the others are compared to")
             wall, cpu = single(pg.create_db())
-            keep("single process, PostgreSQL", n / wall, cpu)
+            keep("threatwatch run, PostgreSQL", n / wall, cpu)
             pub_rate, drain_rate = bus_drain(rs.url, path, n)
             keep("bus: publish (XADD, MULTI of 500)", pub_rate, None, "one publisher, reading the file")
             keep("bus: consume (XREADGROUP + decode + XACK)", drain_rate, None, "one consumer, no judging")
@@ -250,7 +252,7 @@ def main() -> None:
         pg.stop()
         rs.stop()
 
-    base = best["single process, SQLite (default)"][0]
+    base = best["threatwatch run, SQLite (default)"][0]
     print(f"\n{n:,} records ({args.mention_share:.0%} name a target), judge={args.judge}, batch {args.batch_size}, "
           f"{os.cpu_count()} CPUs, fastest of {args.repeat}; load average {load0[0]:.1f} at start, "
           f"{os.getloadavg()[0]:.1f} at end\n")
