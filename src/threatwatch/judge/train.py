@@ -400,7 +400,7 @@ def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None,
     else:
         s_tr_srcs = _train_sentiment(data_dir, lab_tr, lab_dev, cache, arrays, metrics, sizes, quick, log)
 
-    sent_conf = 0.6
+    sent_conf = 0.5
     sent_offsets = tune_sentiment(data_dir, cache, arrays, sent_conf, log)
 
     # ---------------- threat
