@@ -148,7 +148,10 @@ def rows(res: dict[str, Any]) -> list[Row]:
                 rss(p), ""))
     out.append(("**floor**: read + parse + normalise + match", f"{fr:,.0f} posts/s", "1.00×", cpu(fcpu), rss(fl), ""))
     e = res["e2e"]
-    out.append((f"end to end ({e['posts']:,} posts, {e['mentions']:,} mentions, {e['alerts']:,} alerts)",
+    used = e.get("helpers")
+    how = "" if used is None else (f", {used} judge helper process{'es' if used > 1 else ''}" if used
+                                   else ", no judge helper (no idle core)")
+    out.append((f"end to end ({e['posts']:,} posts, {e['mentions']:,} mentions, {e['alerts']:,} alerts{how})",
                 f"{e['rate']:,.0f} posts/s", _ratio(e["rate"], fr), cpu(e.get("cpu_rate")), rss(e),
                 "≥ 6,000/s, ≥ 0.50×"))
     if "e2e_single" in res:

@@ -173,7 +173,7 @@ def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
     return {"posts": st.read, "rejects": st.rejected_total, "mentions": st.mentions, "on_target": st.on_target,
             "alerts": st.alerts, "alerts_in_store": n_alerts, "seconds": sec, "rate": st.read / sec,
             "cpu_s": cpu, "cpu_rate": st.read / cpu, "children_peak_rss_mb": children_peak_rss_mb(),
-            "helpers": 0 if a.get("single") else getattr(pipe, "judge_helpers", 0),
+            "helpers": getattr(pipe, "helpers_used", 0), "load_at_end": os.getloadavg()[0],
             "judge": getattr(judge, "name", a["judge"]), "judge_load_s": load_s,
             "db_mb": db.stat().st_size / 2**20 if db.exists() else None}
 

@@ -77,7 +77,10 @@ class Pipeline:
         self.overlap_after = overlap_after
         # helper processes judging in parallel. One by default: on 2 cores, two helpers (each
         # with multi-threaded BLAS in the embedder) were slower than one (see BENCHMARKS.md)
+        # helpers in auto mode (None) start only if a core is idle; a number given is obeyed
         self.judge_helpers = judge_helpers if judge_helpers is not None else 1
+        self._helpers_auto = judge_helpers is None
+        self.helpers_used = 0  # how many helpers the last run() started (for benchmarks)
         self._targets = {t.name: t for t in watchlist.targets}
         self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
         if store is not None:
@@ -168,11 +171,13 @@ class Pipeline:
         judging moves to `judge_helpers` helper processes, batches dealt out in turn: while they
         judge, this process reads and matches the next batches. Batches are still stored one
         at a time, in order, each with its checkpoint, so results and resume behave exactly as
-        without helpers. If a helper dies, the remaining batches are judged here."""
+        without helpers. If a helper dies, the remaining batches are judged here. By default
+        (judge_helpers=None) one helper starts, and only if the load average leaves a core idle."""
         total = RunStats()
         t0 = time.perf_counter()
         per_source: Counter[str] = Counter()
         helpers: list[JudgeHelper] = []
+        self.helpers_used = 0
         # batches read and sent, oldest first: (batch, helper judging it or None, checkpoint)
         pending: deque[tuple[_Prepared, JudgeHelper | None, tuple[str, str] | None]] = deque()
         dealt = 0
@@ -210,6 +215,7 @@ class Pipeline:
                             helpers.append(JudgeHelper(name))
                     except OSError:  # cannot start processes here: judge in this one
                         stop_helpers()
+                    self.helpers_used = len(helpers)
                 if not helpers:
                     while pending:
                         finish_oldest()
@@ -240,8 +246,13 @@ class Pipeline:
         return total
 
     def _helper_name(self) -> str | None:
-        """The judge's name if a helper process can load the very same judge, else None."""
-        if self.overlap_after is None or (os.cpu_count() or 1) < 2:
+        """The judge's name if a helper process can load the very same judge (and a core is
+        free for it), else None."""
+        cores = os.cpu_count() or 1
+        if self.overlap_after is None or cores < 2:
+            return None
+        # a helper pays only with a core to spare: on a machine already busy it measured slower
+        if self._helpers_auto and os.getloadavg()[0] > cores - 1:
             return None
         name = getattr(self.judge, "name", None)
         if not isinstance(name, str) or not name:
