@@ -61,3 +61,26 @@ def test_context_hint() -> None:
 def test_acronym_case_rule_only_when_asked() -> None:
     wl = parse_watchlist('[[target]]\nname = "ICE"\n', "w.toml")
     assert [m.target for m in Matcher(wl).find("ice on the roads")] == ["ICE"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "span_text"),
+    [
+        ("#AbolishICE now", ["ICE"], "ICE"),
+        ("#NoMoreICEraids", ["ICE"], "ICE"),
+        ("go #ICE_raids", ["ICE"], "ICE"),
+        ("#LincolnHighStrong", ["Lincoln High School"], "LincolnHigh"),
+        ("#StopLaMigra", ["ICE"], "LaMigra"),
+    ],
+)
+def test_hashtags(text: str, expected: list[str], span_text: str) -> None:
+    ms = M.find(text)
+    assert [m.target for m in ms] == expected
+    s, e = ms[0].spans[0]
+    assert text[s:e] == span_text
+    assert [[m.target for m in x] for x in M.find_many([text])] == [expected]
+
+
+@pytest.mark.parametrize("text", ["#nice day", "#NICE", "#abolishice", "#Lincolnshire"])
+def test_hashtags_need_a_word_boundary(text: str) -> None:
+    assert names(text) == []

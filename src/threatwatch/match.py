@@ -67,10 +67,12 @@ class Matcher:
         self.watchlist = watchlist
         self.targets = watchlist.targets
         self._verify: list[list[tuple[re.Pattern[str], bool]]] = []
+        self._bare: list[list[tuple[re.Pattern[str], bool]]] = []
         exprs: list[bytes] = []
         ids: list[int] = []
         for ti, t in enumerate(self.targets):
             checks: list[tuple[re.Pattern[str], bool]] = []
+            bare: list[tuple[re.Pattern[str], bool]] = []
             for alias in t.all_aliases():
                 falias = fold(alias)
                 src = _alias_regex(falias)
@@ -80,7 +82,12 @@ class Matcher:
                 # of it (fewer false candidates: "ICE" no longer flags "price" or "nice")
                 exprs.append(b"(?:^|[^A-Za-z0-9_])" + src.encode("utf-8") + b"(?:[^A-Za-z0-9_]|$)")
                 ids.append(ti)
+                # inside a hashtag ("#AbolishICE", "#LincolnHighStrong"); verified in _hashtags
+                exprs.append(b"#[A-Za-z0-9_]*" + src.encode("utf-8"))
+                ids.append(ti)
+                bare.append((re.compile(src, re.IGNORECASE), acronym))
             self._verify.append(checks)
+            self._bare.append(bare)
             t_ctx_neg = [fold(w).casefold() for w in t.negative_context]
             t_ctx_pos = [fold(w).casefold() for w in t.positive_context]
             self._ctx = getattr(self, "_ctx", [])
@@ -197,10 +204,37 @@ class Matcher:
                     if not any(s <= span[0] < e for s, e in spans):
                         spans.append(span)
                         found.append(m.group(0))
+            if "#" in ftext:
+                for a, b in self._hashtags(ti, ftext, text, pos):
+                    span = (pos[a], pos[b - 1] + 1)
+                    if not any(s <= span[0] < e for s, e in spans):
+                        spans.append(span)
+                        found.append(ftext[a:b])
             if spans:
                 spans.sort()
                 out.append(Mention(target=self.targets[ti].name, spans=spans, aliases=found,
                                    hint=self._hint(ti, ftext)))
+        return out
+
+    def _hashtags(self, ti: int, ftext: str, text: str, pos: Sequence[int]) -> list[tuple[int, int]]:
+        """Alias matches inside CamelCase hashtags, as (start, end) in `ftext`. A match must
+        start and end on a word boundary of the hashtag ("#AbolishICE", "#LincolnHighStrong"),
+        so "#nice" or "#NICE" never count as ICE; an all-lowercase hashtag has no boundaries."""
+        out: list[tuple[int, int]] = []
+        for h in _HASHTAG_RE.finditer(ftext):
+            body, base = h.group(1), h.start(1)
+            cuts = _camel_cuts(body)
+            for rx, acronym in self._bare[ti]:
+                for j in cuts:
+                    if j >= len(body):
+                        continue
+                    m = rx.match(body, j)
+                    if m is None or m.end() == j or m.end() not in cuts:
+                        continue
+                    a, b = base + m.start(), base + m.end()
+                    if acronym and not _acronym_case_ok(text[pos[a] : pos[b - 1] + 1]):
+                        continue
+                    out.append((a, b))
         return out
 
     def _hint(self, ti: int, ftext: str) -> int:
@@ -216,6 +250,30 @@ class Matcher:
 
     def target(self, name: str) -> Target | None:
         return self.watchlist.by_name(name)
+
+
+_HASHTAG_RE = re.compile(r"#(\w+)")
+
+
+def _camel_cuts(body: str) -> set[int]:
+    """Word boundaries inside a hashtag body: its ends, '_', letter/digit changes and case
+    changes ("AbolishICENow" -> 0, 7, 10, 13)."""
+    cuts = {0, len(body)}
+    for j in range(1, len(body)):
+        a, b = body[j - 1], body[j]
+        if b == "_":
+            cuts.update((j, j + 1))
+        elif a == "_":
+            cuts.add(j)
+        elif a.isdigit() != b.isdigit():
+            cuts.add(j)
+        elif a.islower() and b.isupper():
+            cuts.add(j)
+        elif a.isupper() and b.isupper() and j + 1 < len(body) and body[j + 1].islower():
+            cuts.add(j)  # "ICENow": the cut is before "N"
+        elif a.isupper() and b.islower() and j >= 2 and body[j - 2].isupper():
+            cuts.add(j)  # "ICEraids": an acronym run then lower case
+    return cuts
 
 
 def _has_word(low_text: str, word: str) -> bool:
