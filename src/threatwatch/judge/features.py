@@ -200,9 +200,9 @@ _TIME_PLACE = (
     r"a la salida|en su casa|en la puerta|afuera de|fuera de su|cuando salga"
 )
 _CONDITIONAL = (
-    r"\bif (?:they|she|he|you|that|those|any|one|i|we)\b[^.!?\n]{0,80}?\b(?:i'll|i will|we'll|we will|i'm gonna|i'm going to|gonna|i swear)|"
+    r"\b(?:if|when|once|the day|the minute|the moment|next time)\b[^.!?\n]{0,80}?\b(?:i'll|i will|we'll|we will|i'm gonna|i'm going to|imma|ima|i'ma|gonna|i swear|we gon|i'm finna)|"
     r"one more [^.!?\n]{0,40}? and|keep (?:it|this) up and|try (?:it|that) again and|"
-    r"\bsi (?:vuelve|vuelven|vuelves|se|me|te|le|lo|la|los|no|sigue|siguen|cierran|toca|tocan|aprueban?|pasa)[^.!?\n]{0,80}?\b(?:voy a|vamos a|te|le|les|lo|la|los)\b|"
+    r"\b(?:si|cuando|como|el día que|en cuanto)\b[^.!?\n]{0,80}?\b(?:voy a|vamos a|(?:te|le|les|lo|la|los) (?:mato|matamos|parto|pego|quemo|reviento|voy|vamos)|me (?:los|las|lo|la) (?:cargo|chingo|quiebro))\b|"
     r"una (?:vez|sola vez) más y|sigue(?:n)? así y|como (?:vuelva|vuelvan|vuelvas)"
 )
 _VEILED = (

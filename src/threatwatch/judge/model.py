@@ -335,10 +335,13 @@ class TrainedJudge:
         pull = [h for h in cr.hits if h.cue.split("(")[0] not in _PUSH and h.cue != "quote"]
 
         def fmt(hs: list) -> str:
-            seen: dict[str, str] = {}
+            seen: dict[str, list[str]] = {}
             for h in hs:
-                seen.setdefault(h.cue.split("(")[0], h.text)
-            return "; ".join(f"{_CUE_LABEL.get(k, k)} \u201c{v.strip()}\u201d" for k, v in list(seen.items())[:4])
+                texts = seen.setdefault(h.cue.split("(")[0], [])
+                if len(texts) < 2 and h.text.strip() not in texts:
+                    texts.append(h.text.strip())
+            return "; ".join(f"{_CUE_LABEL.get(k, k)} " + ", ".join(f"\u201c{t}\u201d" for t in v)
+                             for k, v in list(seen.items())[:4])
 
         if it.target is not None and not on_target:
             return (f"Not about {name} (on-target {po:.2f}): the mention reads as another sense of the name, "
