@@ -160,8 +160,8 @@ def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
     load_s = time.perf_counter() - t_load
     store = open_store(str(db))
     wl = _watchlist(a["watchlist"])
-    try:  # single: no judge helper process (Pipeline.run's two-core overlap switched off)
-        pipe = (Pipeline(wl, store, judge, batch_size=a["batch_size"], overlap_after=None) if a.get("single")
+    try:  # helpers: judge helper processes overlapping judging with reading/matching (opt-in)
+        pipe = (Pipeline(wl, store, judge, batch_size=a["batch_size"], judge_helpers=a["helpers"]) if a.get("helpers")
                 else Pipeline(wl, store, judge, batch_size=a["batch_size"]))
     except TypeError:  # a source tree from before the helper: always one process
         pipe = Pipeline(wl, store, judge, batch_size=a["batch_size"])

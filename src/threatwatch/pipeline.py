@@ -66,7 +66,7 @@ class Pipeline:
 
     def __init__(self, watchlist: Watchlist, store: SQLStore | None, judge: Judge | None = None, *,
                  batch_size: int = 2000, notifiers: Sequence[Notifier] = (), overlap_after: int | None = 5,
-                 judge_helpers: int | None = None) -> None:
+                 judge_helpers: int = 0) -> None:
         self.watchlist = watchlist
         self.matcher = Matcher(watchlist)
         self.store = store
@@ -75,11 +75,10 @@ class Pipeline:
         self.notifiers = list(notifiers)
         # run(): after this many batches, judge in a helper process (None: never; see run)
         self.overlap_after = overlap_after
-        # helper processes judging in parallel. One by default: on 2 cores, two helpers (each
-        # with multi-threaded BLAS in the embedder) were slower than one (see BENCHMARKS.md)
-        # helpers in auto mode (None) start only if a core is idle; a number given is obeyed
-        self.judge_helpers = judge_helpers if judge_helpers is not None else 1
-        self._helpers_auto = judge_helpers is None
+        # helper processes that judge while this one reads and matches (0: judge in-process).
+        # Opt-in: with the trained judge, judging dominates and a helper gained nothing
+        # measurable on 2 cores; with a cheap judge one helper gained ~37 % (BENCHMARKS.md)
+        self.judge_helpers = judge_helpers
         self.helpers_used = 0  # how many helpers the last run() started (for benchmarks)
         self._targets = {t.name: t for t in watchlist.targets}
         self._folded: dict[str, str] = {}  # text -> folded text, for the batch just matched
@@ -167,12 +166,11 @@ class Pipeline:
         """Consume a stream of posts and rejects in batches; returns the run's totals.
         Each batch's checkpoint is (source, records read from it so far in this run).
 
-        On a long run (more than `overlap_after` batches) with a judge that can be loaded by name,
-        judging moves to `judge_helpers` helper processes, batches dealt out in turn: while they
-        judge, this process reads and matches the next batches. Batches are still stored one
-        at a time, in order, each with its checkpoint, so results and resume behave exactly as
-        without helpers. If a helper dies, the remaining batches are judged here. By default
-        (judge_helpers=None) one helper starts, and only if the load average leaves a core idle."""
+        With `judge_helpers` > 0, on a long run (more than `overlap_after` batches) with a judge
+        that can be loaded by name, judging moves to that many helper processes, batches dealt
+        out in turn: while they judge, this process reads and matches the next batches. Batches
+        are still stored one at a time, in order, each with its checkpoint, so results and
+        resume behave exactly as without helpers. If a helper dies, the rest is judged here."""
         total = RunStats()
         t0 = time.perf_counter()
         per_source: Counter[str] = Counter()
@@ -211,7 +209,7 @@ class Pipeline:
                 cp = (last, str(per_source[last])) if last else None
                 if n == self.overlap_after and (name := self._helper_name()) is not None:
                     try:
-                        for _ in range(max(1, self.judge_helpers)):
+                        for _ in range(self.judge_helpers):
                             helpers.append(JudgeHelper(name))
                     except OSError:  # cannot start processes here: judge in this one
                         stop_helpers()
@@ -246,13 +244,8 @@ class Pipeline:
         return total
 
     def _helper_name(self) -> str | None:
-        """The judge's name if a helper process can load the very same judge (and a core is
-        free for it), else None."""
-        cores = os.cpu_count() or 1
-        if self.overlap_after is None or cores < 2:
-            return None
-        # a helper pays only with a core to spare: on a machine already busy it measured slower
-        if self._helpers_auto and os.getloadavg()[0] > cores - 1:
+        """The judge's name if helpers are wanted and can load the very same judge, else None."""
+        if self.overlap_after is None or self.judge_helpers < 1 or (os.cpu_count() or 1) < 2:
             return None
         name = getattr(self.judge, "name", None)
         if not isinstance(name, str) or not name:
