@@ -95,13 +95,14 @@ def test_pipeline_match_finds_the_same_pairs_as_find() -> None:
     assert {t for _, t, _ in expected} >= {"ICE", "Lincoln High School", "Dana Whitfield"}
 
 
-def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post], helpers: int = 1) -> list:
+def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post], helpers: int = 1,
+              group: int = 1) -> list:
     from threatwatch.judge import load_judge
     from threatwatch.store import open_store
 
     store = open_store(str(tmp_path / f"{name}.sqlite"))
     pipe = Pipeline(WATCHLIST, store, load_judge("lexicon"), batch_size=7, overlap_after=overlap_after,
-                    judge_helpers=helpers)
+                    judge_helpers=helpers, judge_group=group)
     stats = pipe.run(iter(posts))
     tables = [store.query(q) for q in (
         "SELECT target, hour, sentiment, lang, platform, n FROM agg ORDER BY 1, 2, 3, 4, 5",
@@ -115,7 +116,9 @@ def _run_into(tmp_path, name: str, overlap_after: int | None, posts: list[Post],
 
 
 def test_run_with_judge_helper_process_stores_exactly_the_same(tmp_path) -> None:
-    """Judging in a helper process (overlapping the next batch's matching) changes nothing stored."""
+    """Judging in helper processes (overlapping the next batch's matching), or judging several
+    batches' mentions in one call, changes nothing stored (with a judge that scores each post
+    on its own, as the keyword judge does)."""
     from datetime import UTC, datetime
 
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -127,8 +130,10 @@ def test_run_with_judge_helper_process_stores_exactly_the_same(tmp_path) -> None
     plain = _run_into(tmp_path, "plain", None, [p.__copy__() for p in posts])
     helped = _run_into(tmp_path, "helped", 0, [p.__copy__() for p in posts])
     two = _run_into(tmp_path, "two", 2, [p.__copy__() for p in posts], helpers=2)
+    grouped = _run_into(tmp_path, "grouped", None, [p.__copy__() for p in posts], group=20)
     assert helped == plain
     assert two == plain
+    assert grouped == plain
     assert plain[3] > 0 and plain[4]  # alerts raised and sentiment counted
 
 
