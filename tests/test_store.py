@@ -122,3 +122,11 @@ def test_week_helpers() -> None:
     assert previous_week("2026-W01") == "2025-W52"
     with pytest.raises(ValueError, match="ISO week like 2026-W47"):
         week_bounds("2026-47")
+
+
+def test_nul_characters_are_stored_visibly(store) -> None:
+    p = post(8, "threat\x00 hidden")
+    j = judgement("ICE", threat="threat", score=0.9)
+    store.commit_batch([(p, j)], [(p, j)], rejects=[Reject(source="f", line=1, reason="invalid-utf8", sample="\x00\x01")])
+    assert store.alerts()[0].text == "threat\ufffd hidden"
+    assert store.rejects()[0]["sample"] == "\ufffd\x01"

@@ -36,6 +36,12 @@ def seen_key(post_id: str, target: str) -> str:
     return hashlib.blake2b(f"{post_id}\0{target}".encode(), digest_size=12).hexdigest()
 
 
+def nul_free(value: str | None) -> str | None:
+    """NUL characters shown as U+FFFD: PostgreSQL text cannot hold them, and a bad input's
+    sample (kept with its reject) often has them; both engines store the same text."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
+
+
 def text_hash(text: str) -> str:
     """Hash of whitespace/case-normalised text, to group re-posts of the same threat."""
     flat = " ".join(text.casefold().split())
@@ -235,7 +241,8 @@ class SQLStore:
                 if rejects:
                     c.cursor().executemany(
                         self.q("INSERT INTO rejects (source, line, reason, detail, sample, at) VALUES (?, ?, ?, ?, ?, ?)"),
-                        [(r.source, r.line, r.reason, r.detail, r.sample[:300], raised) for r in rejects],
+                        [(nul_free(r.source), r.line, r.reason, nul_free(r.detail), nul_free(r.sample[:300]), raised)
+                         for r in rejects],
                     )
                 if checkpoint is not None:
                     src, pos, nposts, nrej = checkpoint
@@ -298,7 +305,7 @@ class SQLStore:
         Sentiment is not kept per post: it lives only in aggregates."""
         return {
             "post_id": post.id, "target": j.target, "platform": post.platform, "url": post.url,
-            "author": post.author, "text": post.text, "created_at": post.created_at.astimezone(UTC).isoformat(),
+            "author": nul_free(post.author), "text": nul_free(post.text), "created_at": post.created_at.astimezone(UTC).isoformat(),
             "lang": post.lang, "reply_to": post.reply_to, "quote_of": post.quote_of, "threat": j.threat,
             "threat_score": float(j.threat_score), "subtype": j.subtype, "sentiment": None,
             "explanation": j.explanation,
