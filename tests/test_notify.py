@@ -260,3 +260,24 @@ def test_outbox_on_postgresql(pg_url: str) -> None:  # noqa: F811
         st.close()
     finally:
         rx.stop()
+
+
+def test_two_processes_sharing_an_outbox_send_each_alert_once(tmp_path: Path) -> None:
+    """N bus workers each run the notifier on one shared store: a delivery is leased before it
+    is sent, so a sender holding a stale view of the outbox skips what another already took."""
+    rx = Receiver()
+    try:
+        db = tmp_path / "shared.sqlite"
+        st, ids = store_with_alert(db, 1)
+        a = WebhookNotifier(rx.url, SECRET, st, start=False, delay=no_delay, log=quiet)
+        b = WebhookNotifier(rx.url, SECRET, open_store(str(db)), start=False, delay=no_delay, log=quiet)
+        a.notify(st.get_alert(ids[0]))  # type: ignore[arg-type]
+        stale = b._due()  # b saw the delivery as due ...
+        assert len(stale) == 1
+        assert a.drain_once() == 1  # ... but a leased and sent it first
+        oid, _aid, _payload, _attempts, next_at = stale[0]
+        assert b._claim(oid, next_at) is False
+        assert b.drain_once() == 0
+        assert len(rx.accepted) == 1
+    finally:
+        rx.stop()

@@ -39,6 +39,7 @@ from .store.sql import AlertRow, SQLStore
 SIGNATURE_HEADER = "X-Threatwatch-Signature"
 TIMESTAMP_HEADER = "X-Threatwatch-Timestamp"
 DELIVERY_HEADER = "X-Threatwatch-Delivery"
+CLAIM_LEASE = 120  # seconds a sender holds a delivery it is sending
 
 
 class NotifyConfigError(ValueError):
@@ -152,10 +153,23 @@ class OutboxNotifier:
         return int(self.store.query("SELECT COUNT(*) FROM outbox WHERE notifier = ? AND delivered_at IS NULL",
                                     (self.key,))[0][0])
 
-    def _due(self, limit: int = 50) -> list[tuple[int, int, str, int]]:
-        return [(int(a), int(b), str(c), int(d)) for a, b, c, d in self.store.query(
-            "SELECT id, alert_id, payload, attempts FROM outbox WHERE notifier = ? AND delivered_at IS NULL "
+    def _due(self, limit: int = 50) -> list[tuple[int, int, str, int, int]]:
+        return [(int(a), int(b), str(c), int(d), int(e)) for a, b, c, d, e in self.store.query(
+            "SELECT id, alert_id, payload, attempts, next_at FROM outbox WHERE notifier = ? AND delivered_at IS NULL "
             "AND next_at <= ? ORDER BY next_at, id LIMIT ?", (self.key, int(time.time()), limit))]
+
+    def _claim(self, oid: int, next_at: int) -> bool:
+        """Lease a due delivery before sending it, so that several processes sharing one store
+        (N bus workers, each with this notifier) send it once: only the process whose update
+        still sees the old `next_at` wins. A sender that dies mid-delivery loses the lease after
+        CLAIM_LEASE seconds and another one retries (receivers de-duplicate on the delivery id)."""
+        st = self.store
+        with st.lock:
+            cur = st.execute("UPDATE outbox SET next_at = ? WHERE id = ? AND next_at = ? AND delivered_at IS NULL",
+                             (int(time.time() + CLAIM_LEASE), oid, next_at))
+            won = cur.rowcount == 1
+            st.commit()
+        return won
 
     def _next_due(self) -> float | None:
         row = self.store.query("SELECT MIN(next_at) FROM outbox WHERE notifier = ? AND delivered_at IS NULL",
@@ -176,7 +190,9 @@ class OutboxNotifier:
     def drain_once(self) -> int:
         """Try every due delivery once; returns how many succeeded."""
         ok = 0
-        for oid, _aid, payload, attempts in self._due():
+        for oid, _aid, payload, attempts, next_at in self._due():
+            if not self._claim(oid, next_at):
+                continue  # another process is sending it
             try:
                 self.deliver(oid, payload)
             except Exception as e:
