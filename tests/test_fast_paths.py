@@ -154,3 +154,23 @@ def test_judge_helper_reports_its_death() -> None:
             helper.result()
     finally:
         helper.close()
+
+
+def test_jetstream_created_at_fast_path_equals_parse_time() -> None:
+    """The common RFC 3339 UTC form is parsed directly; anything else goes the general way."""
+    from threatwatch.sources.formats._common import RecordError, parse_time
+    from threatwatch.sources.formats.jetstream import _utc_iso
+
+    samples = ["2026-11-07T19:39:16.294Z", "2026-11-07T19:39:16Z", "2026-11-07T19:39:16.123456Z",
+               "2026-02-30T10:00:00Z", "2026-11-07 19:39:16Z", "2026-11-07T19:39:16.294+02:00",
+               " 2026-11-07T19:39:16Z", "1763900000Z", "2026-11-07T24:00:00Z", "2026-11-07T19:39Z", "Z", ""]
+    for s in samples:
+        fast = _utc_iso(s)
+        if fast is None:
+            continue
+        try:
+            slow = parse_time(s, "createdAt")
+        except RecordError:
+            raise AssertionError(f"fast path accepted {s!r}, which parse_time rejects") from None
+        assert fast == slow and fast.tzinfo == slow.tzinfo and fast.utcoffset() == slow.utcoffset(), s
+    assert _utc_iso("2026-11-07T19:39:16.294Z") is not None
