@@ -11,6 +11,7 @@ import zstandard
 
 from threatwatch.post import MAX_TEXT_BYTES, Post, Reject
 from threatwatch.sources import read_file
+from threatwatch.sources.formats.tabular import mapping_from_options
 
 FIX = Path(__file__).parent / "fixtures" / "sources"
 JS = (FIX / "jetstream.jsonl").read_bytes().splitlines(keepends=True)
@@ -52,6 +53,18 @@ def test_invalid_utf8_in_csv(tmp_path):
     ps, rj = read(f)
     assert [p.id for p in ps] == ["csv:1", "csv:3"]
     assert (one(rj).line, one(rj).reason) == (3, "invalid-utf8")
+
+
+def test_csv_without_the_text_column_is_one_reject_naming_the_columns(tmp_path):
+    # A wrong --text-col must not produce one identical reject per row of a large export.
+    f = tmp_path / "p.csv"
+    f.write_text("msg_id,body,when\n" + "".join(f"{i},hi,2025-11-21T00:00:00Z\n" for i in range(50)))
+    ps, rj = read(f)
+    r = one(rj)
+    assert ps == [] and (r.source, r.line, r.reason) == (str(f), 1, "missing-column")
+    assert "'text'" in r.detail and "'created_at'" in r.detail and "msg_id, body, when" in r.detail
+    mapped = list(read_file(str(f), mapping=mapping_from_options(text="body", created_at="when", id="msg_id")))
+    assert len(mapped) == 50 and all(isinstance(p, Post) for p in mapped)
 
 
 def test_missing_field_names_the_field(tmp_path):

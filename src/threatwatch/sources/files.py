@@ -382,6 +382,11 @@ def _read_document(stream: io.BufferedReader, fmt: str, source: str, start_line:
             yield item
 
 
+def _absent_columns(header: list[str], mapping: ColumnMapping) -> list[str]:
+    """Required columns (text, time) that the CSV header lacks, quoted for the message."""
+    return [repr(c) for c in (mapping.text, mapping.created_at) if c not in header]
+
+
 def _read_csv(stream: io.BufferedReader, source: str, start_line: int, mapping: ColumnMapping,
               delimiter: str | None) -> Iterator[Post | Reject]:
     csv.field_size_limit(MAX_LINE_BYTES)
@@ -419,6 +424,15 @@ def _read_csv(stream: io.BufferedReader, source: str, start_line: int, mapping: 
         row_line, prev_end = prev_end + 1, state["line"]
         if header is None:
             header = [h.strip() for h in row]
+            absent = _absent_columns(header, mapping)
+            if absent:
+                # One reject for the file, not one per row: a wrong --text-col on a million-row
+                # export would otherwise fill the rejects table with the same message.
+                yield Reject(source=source, line=row_line, reason="missing-column",
+                             detail=f"the header has no {' and no '.join(absent)} column; columns are: "
+                                    f"{', '.join(header) or '(none)'} (map them with --text-col / --time-col)",
+                             sample=sample_of(",".join(row)))
+                return
             continue
         if not row or all(not c.strip() for c in row):
             continue
