@@ -85,6 +85,21 @@ def test_bad_options_are_named(db: str) -> None:
     assert r.exit_code == 2 and "--format" in r.stderr
 
 
+def test_read_commands_refuse_a_missing_store_and_bad_output(db: str, tmp_path: Path) -> None:
+    # A typo'd --db must not create an empty store and print an empty report with status 0.
+    for args in (("report", "--week", "2026-W47"), ("rejects",)):
+        r = run(*args, "--db", db)
+        assert r.exit_code == 2 and "--db" in r.stderr and db in r.stderr.replace("\n", ""), r.stderr
+        assert not Path(db).exists()
+    r = run("report", "--db", db, "--week", "2026-W47", "--format", "xml")
+    assert r.exit_code == 2 and "pdf" in r.stderr
+    assert run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl")).exit_code == 3
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = run("report", "--db", db, "--week", "2026-W47", "-o", str(blocker / "r.json"))
+    assert r.exit_code == 2 and "--output" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_stdin_input(db: str) -> None:
     r = run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", "--format", "jetstream", "-",
             input=(CORE / "mixed.jsonl").read_text().splitlines()[1] + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +43,18 @@ def _watchlist(path: Path) -> Watchlist:
         return load_watchlist(path)
     except ConfigError as e:
         raise _fail(str(e)) from None
+
+
+def _existing_store(db: str) -> Any:
+    """Open a store that must already exist: a typo'd --db on a read-only command must not
+    silently create an empty store and report nothing."""
+    from .store import open_store
+
+    if not db.startswith(("postgresql://", "postgres://")):
+        path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
+        if not os.path.isfile(path):
+            raise _fail(f"--db: no store at {path} (check the path; `threatwatch run` creates it)")
+    return open_store(db)
 
 
 WatchlistOpt = Annotated[Path, typer.Option("--watchlist", "-w", help="Watchlist TOML file.")]
@@ -127,9 +140,7 @@ def _summary(stats: Any, db: str) -> None:
 def rejects(db: DbOpt = "threatwatch.sqlite",
             limit: Annotated[int, typer.Option(help="Show at most this many.")] = 50) -> None:
     """List rejected inputs with their file, line and reason."""
-    from .store import open_store
-
-    store = open_store(db)
+    store = _existing_store(db)
     t = Table()
     for col in ("source", "line", "reason", "detail"):
         t.add_column(col)
@@ -245,7 +256,6 @@ def report(
 ) -> None:
     """The weekly report: per target, mentions by sentiment, alerts, and change from the week before."""
     from . import report as rep
-    from .store import open_store
     from .store.sql import parse_week
 
     wk = week or rep.current_week()
@@ -253,8 +263,10 @@ def report(
         parse_week(wk)
     except ValueError as e:
         raise _fail(f"--week: {e}") from None
+    if fmt not in (*rep.FORMATS, "pdf"):
+        raise _fail(f"--format: unknown report format {fmt!r}; use one of {', '.join((*rep.FORMATS, 'pdf'))}")
     names = [t.name for t in _watchlist(watchlist).targets] if watchlist else None
-    store = open_store(db)
+    store = _existing_store(db)
     data = rep.weekly(store, wk, names)
     if fmt == "pdf":
         try:
@@ -263,7 +275,10 @@ def report(
             raise _fail("--format pdf is not available in this install") from None
         if not output:
             raise _fail("--format pdf needs --output FILE.pdf")
-        pdf.write_pdf(store, data, output)
+        try:
+            pdf.write_pdf(store, data, output)
+        except OSError as e:
+            raise _fail(f"--output: cannot write {output}: {e.strerror or e}") from None
         err.print(f"wrote {output}")
         return
     try:
@@ -271,7 +286,10 @@ def report(
     except ValueError as e:
         raise _fail(f"--format: {e}") from None
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise _fail(f"--output: cannot write {output}: {e.strerror or e}") from None
         err.print(f"wrote {output}")
     else:
         sys.stdout.write(text)
