@@ -75,7 +75,8 @@ class Pipeline:
         self.notifiers = list(notifiers)
         # run(): after this many batches, judge in a helper process (None: never; see run)
         self.overlap_after = overlap_after
-        # helper processes that judge while this one reads and matches (0: judge in-process).
+        # helper processes that judge while this one reads and matches (0: judge in-process;
+        # helpers judge one batch per call, without the grouping below).
         # Opt-in: with the trained judge, judging dominates and a helper gained nothing
         # measurable on 2 cores; with a cheap judge one helper gained ~37 % (BENCHMARKS.md)
         self.judge_helpers = judge_helpers
