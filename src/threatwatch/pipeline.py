@@ -66,7 +66,7 @@ class Pipeline:
 
     def __init__(self, watchlist: Watchlist, store: SQLStore | None, judge: Judge | None = None, *,
                  batch_size: int = 2000, notifiers: Sequence[Notifier] = (), overlap_after: int | None = 5,
-                 judge_helpers: int = 0, judge_group: int = 256) -> None:
+                 judge_helpers: int = 0, judge_group: int = 512) -> None:
         self.watchlist = watchlist
         self.matcher = Matcher(watchlist)
         self.store = store
@@ -287,7 +287,7 @@ class Pipeline:
 
 
 _source_of = attrgetter("source")
-_MAX_GROUP = 8  # batches held back at most while gathering mentions to judge together
+_MAX_GROUP = 16  # batches held back at most while gathering mentions to judge together
 
 
 class _Prepared(NamedTuple):
