@@ -1,6 +1,7 @@
 """`threatwatch run` and `report` as a user runs them: files in, counts and alerts out."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -98,6 +99,19 @@ def test_read_commands_refuse_a_missing_store_and_bad_output(db: str, tmp_path: 
     blocker.write_text("")
     r = run("report", "--db", db, "--week", "2026-W47", "-o", str(blocker / "r.json"))
     assert r.exit_code == 2 and "--output" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_unusable_db_path_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A directory or a file that is not a database: exit 2 naming --db and the path, no traceback.
+    monkeypatch.chdir(tmp_path)
+    Path("adir").mkdir()
+    Path("posts.csv").write_text("id,text\n1,hi\n")
+    for bad, why in (("adir", "is a directory"), ("posts.csv", "not a SQLite database")):
+        for args in (("run", "-q", "-w", WL, "--judge", "lexicon", str(CORE / "mixed.jsonl")), ("report",), ("rejects",)):
+            r = run(*args, "--db", bad)
+            flat = re.sub(r"[\s│╭╮╰╯─]+", " ", r.output)
+            assert r.exit_code == 2 and "Traceback" not in r.output, r.output
+            assert f"--db: {bad}: " in flat and why in flat, flat
 
 
 def test_stdin_input(db: str) -> None:

@@ -52,7 +52,7 @@ def _existing_store(db: str) -> Any:
 
     if not db.startswith(("postgresql://", "postgres://")):
         path = db.removeprefix("sqlite:///").removeprefix("sqlite://")
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise _fail(f"--db: no store at {path} (check the path; `threatwatch run` creates it)")
     return open_store(db)
 

@@ -6,9 +6,9 @@ embedded SQLite store; postgresql://... the shared PostgreSQL store for scale-ou
 
 from __future__ import annotations
 
-from .sql import AlertRow, SQLStore, week_bounds
+from .sql import AlertRow, SQLStore, StoreError, week_bounds
 
-__all__ = ["AlertRow", "SQLStore", "open_store", "week_bounds"]
+__all__ = ["AlertRow", "SQLStore", "StoreError", "open_store", "week_bounds"]
 
 
 def open_store(url: str) -> SQLStore:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
+import typer
 
 from ..judge.base import Judgement
 from ..post import Post, Reject
@@ -114,6 +115,14 @@ class BatchResult(msgspec.Struct):
     counted: int = 0  # (post, target) pairs newly counted in aggregates
     duplicates: int = 0  # pairs already counted before (re-ingested)
     new_alert_ids: list[int] = []
+
+
+class StoreError(typer.BadParameter):
+    """The store cannot be opened (wrong path, not a database, read-only place). A user error:
+    as a BadParameter of --db, every CLI command shows the message without a traceback (exit 2)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param_hint="--db")
 
 
 class SQLStore:
