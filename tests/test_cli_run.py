@@ -118,3 +118,11 @@ def test_stdin_input(db: str) -> None:
     r = run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", "--format", "jetstream", "-",
             input=(CORE / "mixed.jsonl").read_text().splitlines()[1] + "\n")
     assert r.exit_code == 0 and "Read 1 posts" in r.stdout
+
+
+def test_batch_size_zero_and_emoji_codes_in_values(db: str) -> None:
+    # --batch-size 0 used to read nothing and exit 0; ":x" in a value was printed as an emoji.
+    r = run("run", "-q", "-w", WL, "--db", db, "--batch-size", "0", str(CORE / "mixed.jsonl"))
+    assert r.exit_code == 2 and "--batch-size" in r.output
+    r = run("watch", "-q", "-w", WL, "--db", db, "--source", "jetstream", "--notify", "pager:x")
+    assert r.exit_code == 2 and "pager:x" in r.stderr and "❌" not in r.stderr

@@ -126,3 +126,13 @@ def test_spikes_command_emails_through_the_smtp_notifier(tmp_path: Path) -> None
         ctl.stop()
     assert len(got) == 1
     assert b"spike: Riverside School District" in got[0] and b"8 alerts in 2026-11-22" in got[0]
+
+
+def test_bad_values_are_refused_as_typed(tmp_path: Path) -> None:
+    # An out-of-range port is a usage error, not a bind() traceback; user text is not rich markup.
+    db = str(tmp_path / "tw.sqlite")
+    r = CliRunner().invoke(app, ["serve", "--db", db, "--port", "99999"])
+    assert r.exit_code == 2 and "--port" in r.output
+    r = CliRunner().invoke(app, ["user", "add", "[b]x[/b]", "--role", "viewer", "--db", db, "--password-stdin"],
+                           input="long-enough-pass\n")
+    assert r.exit_code == 2 and "user name '[b]x[/b]'" in r.output

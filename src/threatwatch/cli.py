@@ -23,7 +23,7 @@ from .config import ConfigError, Target, Watchlist, load_watchlist
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="threatwatch: monitor public posts for threats and sentiment toward watched targets.")
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)  # ":x" in a user value is not an emoji
 
 EXIT_REJECTS = 3
 EXIT_USAGE = 2
@@ -68,7 +68,7 @@ def run(
     db: DbOpt = "threatwatch.sqlite",
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="Force the input format (default: detect).")] = None,
     judge: Annotated[str, typer.Option(help="Judge model: default | lexicon.")] = "default",
-    batch_size: Annotated[int, typer.Option(help="Posts per batch (one transaction each).")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="Posts per batch (one transaction each).", min=1)] = 2000,
     text_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the text.")] = None,
     id_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the post id.")] = None,
     time_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the creation time.")] = None,

@@ -442,10 +442,10 @@ def register(app: Any) -> None:
         smtp_password_env: Annotated[str, typer.Option(help="Env var holding the SMTP password.")] = "THREATWATCH_SMTP_PASSWORD",
         zstd_dict: Annotated[str | None, typer.Option(help="Jetstream zstd dictionary file: enables compress=true.")] = None,
         rewind: Annotated[float, typer.Option(help="Jetstream: seconds to rewind the cursor on resume.")] = 5.0,
-        rss_interval: Annotated[float, typer.Option(help="RSS/Atom: seconds between polls.")] = 300.0,
-        batch_size: Annotated[int, typer.Option(help="Posts per batch at most.")] = 500,
-        max_delay: Annotated[float, typer.Option(help="Seconds a post may wait for its batch to fill.")] = 0.2,
-        queue_size: Annotated[int, typer.Option(help="Posts held in memory at most (backpressure above).")] = 5000,
+        rss_interval: Annotated[float, typer.Option(help="RSS/Atom: seconds between polls.", min=1.0)] = 300.0,
+        batch_size: Annotated[int, typer.Option(help="Posts per batch at most.", min=1)] = 500,
+        max_delay: Annotated[float, typer.Option(help="Seconds a post may wait for its batch to fill.", min=0.0)] = 0.2,
+        queue_size: Annotated[int, typer.Option(help="Posts held in memory at most (backpressure above).", min=1)] = 5000,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No status line.")] = False,
     ) -> None:
         """Watch live sources until stopped (Ctrl-C / SIGTERM stop cleanly, checkpoints saved)."""

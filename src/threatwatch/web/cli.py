@@ -17,14 +17,15 @@ DbOpt = Annotated[str, typer.Option("--db", help="SQLite file path, or postgresq
 
 
 def _fail(msg: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {msg}")
+    err.print("[bold red]error:[/] ", end="")
+    err.print(msg, markup=False, emoji=False)  # user values ("[x]", ":x:") are shown as typed
     return typer.Exit(2)
 
 
 def serve(
     db: DbOpt = "threatwatch.sqlite",
     host: Annotated[str, typer.Option(help="Address to listen on (keep 127.0.0.1 behind a TLS proxy).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port.", min=0, max=65535)] = 8080,
     secure_cookies: Annotated[bool, typer.Option("--secure-cookies/--no-secure-cookies",
                                                  help="Mark cookies Secure (set when users reach the desk over https).")] = False,
     watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist TOML to show admins.")] = None,
