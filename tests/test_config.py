@@ -55,3 +55,11 @@ def test_errors_name_the_file_and_field(toml: str, needle: str) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.toml: watchlist file not found"):
         load_watchlist(tmp_path / "nope.toml")
+
+
+def test_typoed_table_name_is_named() -> None:
+    # [[targets]] used to be reported as "no [[target]] entries", hiding the typo.
+    with pytest.raises(ConfigError, match=r"wl\.toml: no \[\[target\]\] entries.*unknown top-level key\(s\) 'targets'"):
+        parse_watchlist('[[targets]]\nname = "X"\nkind = "place"\n', "wl.toml")
+    with pytest.raises(ConfigError, match=r"wl\.toml: unknown top-level key\(s\) 'treshold'"):
+        parse_watchlist('treshold = 0.4\n[[target]]\nname = "X"\nkind = "place"\n', "wl.toml")

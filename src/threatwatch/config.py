@@ -79,9 +79,14 @@ def parse_watchlist(text: str, path: str = "<watchlist>") -> Watchlist:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    # A typo'd table name ([[targets]]) or a stray key must be named, not silently ignored.
+    unknown = ", ".join(repr(k) for k in sorted(data) if k != "target")
     raw = data.get("target")
     if raw is None:
-        raise ConfigError(f"{path}: no [[target]] entries; a watchlist needs at least one target")
+        hint = f" (found unknown top-level key(s) {unknown})" if unknown else ""
+        raise ConfigError(f"{path}: no [[target]] entries; a watchlist needs at least one target{hint}")
+    if unknown:
+        raise ConfigError(f"{path}: unknown top-level key(s) {unknown}; a watchlist holds only [[target]] tables")
     if not isinstance(raw, list):
         raise ConfigError(f"{path}: 'target' must be an array of tables ([[target]])")
     targets: list[Target] = []
