@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,14 @@ def test_read_inputs_walks_directories(tmp_path):
     items = list(read_inputs([str(d), str(FIX / "posts.csv")]))
     platforms = {i.platform for i in items if isinstance(i, Post)}
     assert platforms == {"bluesky", "x", "csv"}
+
+
+def test_array_whose_first_item_is_bad_is_still_detected(tmp_path):
+    # One malformed first status used to lose the whole file as unknown-format.
+    f = tmp_path / "timeline.json"
+    good = {"id": "2", "created_at": "2026-11-18T10:00:00Z", "content": "<p>hi</p>", "account": {"acct": "a"},
+            "url": "https://m.example/@a/2"}
+    f.write_text(json.dumps([{"id": "1"}, good]))
+    items = list(read_file(str(f)))
+    assert [type(i).__name__ for i in items] == ["Reject", "Post"]
+    assert items[0].reason == "missing-field"

@@ -58,7 +58,8 @@ _RECORDS: dict[str, Callable[[object, str, int | None], Iterator[Post | Reject]]
 
 def _sniff_obj(o: object) -> str | None:
     if isinstance(o, list):
-        return _sniff_obj(o[0]) if o else None
+        # The first item may itself be the bad one (a status without content): look further.
+        return next((f for f in map(_sniff_obj, o[:20]) if f), None)
     if not isinstance(o, dict):
         return None
     if "did" in o and ("kind" in o or "time_us" in o):
