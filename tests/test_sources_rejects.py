@@ -259,3 +259,13 @@ def test_skip_items_resumes_exactly_on_multi_post_lines():
     path = str(FIX / "x_pages.ndjson")  # two pages on two lines, four tweets
     all_ids = [p.id for p in read_file(path)]
     assert [p.id for p in read_file(path, skip_items=3)] == all_ids[3:]
+
+
+def test_array_on_one_jsonl_line_names_each_bad_item(tmp_path):
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"id": "a", "text": "hi", "created_at": "2025-11-21T00:00:00Z"}\n'
+                 '[1, {"id": "b", "text": "yo"}, {"id": "c", "text": "ok", "created_at": "2025-11-21T00:00:00Z"}]\n')
+    ps, rj = read(f)
+    assert [p.id for p in ps] == ["jsonl:a", "jsonl:c"]
+    assert [(r.line, r.detail.split(":")[0]) for r in rj] == [(2, "item 1 of the array"), (2, "item 2 of the array")]
+    assert "created_at" in rj[1].detail

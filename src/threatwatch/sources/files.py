@@ -332,13 +332,17 @@ def _jsonl_records(obj: object, mapping: ColumnMapping, source: str, line: int |
     items = obj if isinstance(obj, list) else [obj]
     for i, row in enumerate(items, start=1):
         where = line if line is not None else i
+        # Several records on one line (a JSON array): say which one, or the rejects look like repeats.
+        item = f"item {i} of the array: " if line is not None and isinstance(obj, list) else ""
         if not isinstance(row, dict):
-            yield reject(source, where, RecordError("invalid-field", "a JSONL record must be a JSON object"), row)
+            yield reject(source, where, RecordError("invalid-field", f"{item}a JSONL record must be a JSON object"), row)
             continue
         try:
             yield row_to_post(row, mapping, "jsonl", source, raw if raw is not None and len(items) == 1
                               else msgspec.json.encode(row))
         except RecordError as e:
+            if item:
+                e = RecordError(e.reason, item + e.detail)
             yield reject(source, where, e, raw if raw is not None else row)
 
 
