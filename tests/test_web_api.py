@@ -444,3 +444,17 @@ def test_admin_sees_the_watchlist(store: SQLStore) -> None:
     assert "Lincoln High School" in html and "LHS" in html and "Lucía Ferrer" in html
     bad = create_app(store, watchlist=str(Path(__file__)))  # not TOML: the page says so, naming the file
     assert "test_web_api.py" in login(bad, "adam").get("/admin/watchlist").text
+
+
+def test_post_link_is_clickable_only_when_http(app, store: SQLStore) -> None:  # type: ignore[no-untyped-def]
+    # The URL comes from an input file: a javascript: link on the alert page would run in the
+    # reviewer's session on click. It is shown as text instead.
+    aid = first_alert(store)
+    store.execute("UPDATE alerts SET url = ? WHERE id = ?", ("javascript:alert(3)", aid))
+    store.commit()
+    c = login(app, "rita")
+    page = c.get(f"/alerts/{aid}").text
+    assert 'href="javascript:' not in page and "javascript:alert(3)" in page
+    store.execute("UPDATE alerts SET url = ? WHERE id = ?", ("https://bsky.app/profile/x.example/post/1", aid))
+    store.commit()
+    assert 'href="https://bsky.app/profile/x.example/post/1"' in c.get(f"/alerts/{aid}").text

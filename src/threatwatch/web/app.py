@@ -82,6 +82,14 @@ def need(role: str) -> Any:
     return Depends(dep)
 
 
+def web_link(url: object) -> str | None:
+    """Only http(s) links become clickable: a post's URL comes from an input file and
+    `javascript:` or `data:` there would run in a reviewer's session."""
+    if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
 async def check_csrf(request: Request) -> None:
     """App-wide dependency: cookie-authenticated writes must carry the session's CSRF token."""
     if request.method in SAFE_METHODS:
@@ -110,6 +118,7 @@ def create_app(store: str | SQLStore, *, secure_cookies: bool = False, watchlist
     app.state.watchlist = watchlist
     app.state.days = days
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["web_link"] = web_link
     app.state.templates = templates
 
     @app.middleware("http")
