@@ -126,3 +126,9 @@ def test_batch_size_zero_and_emoji_codes_in_values(db: str) -> None:
     assert r.exit_code == 2 and "--batch-size" in r.output
     r = run("watch", "-q", "-w", WL, "--db", db, "--source", "jetstream", "--notify", "pager:x")
     assert r.exit_code == 2 and "pager:x" in r.stderr and "❌" not in r.stderr
+
+
+def test_week_is_printed_in_canonical_form(db: str) -> None:
+    assert run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl")).exit_code == 3
+    r = run("report", "--db", db, "--week", " 2026-w47")
+    assert r.exit_code == 0 and json.loads(r.stdout)["week"] == "2026-W47"

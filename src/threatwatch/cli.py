@@ -260,9 +260,10 @@ def report(
 
     wk = week or rep.current_week()
     try:
-        parse_week(wk)
+        year, num = parse_week(wk)
     except ValueError as e:
         raise _fail(f"--week: {e}") from None
+    wk = f"{year:04d}-W{num:02d}"  # "2026-w47" and " 2026-W47" are printed in the report as 2026-W47
     if fmt not in (*rep.FORMATS, "pdf"):
         raise _fail(f"--format: unknown report format {fmt!r}; use one of {', '.join((*rep.FORMATS, 'pdf'))}")
     names = [t.name for t in _watchlist(watchlist).targets] if watchlist else None
