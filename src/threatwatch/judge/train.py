@@ -368,7 +368,18 @@ def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cach
 
 def train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None, quick: bool = False,
           log=print, keep_sentiment: bool = False) -> dict:  # noqa: ANN001
-    """Train every head, choose thresholds on dev, write judge.npz + judge.json; return metrics."""
+    """Train every head, choose thresholds on dev, write judge.npz + judge.json; return metrics.
+
+    BLAS runs single-threaded here: multi-threaded sums change the solver's last digits from run
+    to run, which moved borderline predictions and the chosen threshold between two runs."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _train(data_dir, labelled_dir, out, cache_dir, quick, log, keep_sentiment)
+
+
+def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None, quick: bool,
+           log, keep_sentiment: bool) -> dict:  # noqa: ANN001
     np.random.seed(SEED)
     wl_path = labelled_dir / "watchlist.toml"
     watchlist = load_watchlist(wl_path)
