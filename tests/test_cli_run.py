@@ -132,3 +132,11 @@ def test_week_is_printed_in_canonical_form(db: str) -> None:
     assert run("run", "-q", "-w", WL, "--db", db, "--judge", "lexicon", str(CORE / "mixed.jsonl")).exit_code == 3
     r = run("report", "--db", db, "--week", " 2026-w47")
     assert r.exit_code == 0 and json.loads(r.stdout)["week"] == "2026-W47"
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    url = "postgresql://tw@127.0.0.1:1/tw"  # nothing listens on port 1
+    for args in (("run", "-q", "-w", WL, str(CORE / "mixed.jsonl")), ("report",), ("rejects",)):
+        r = run(*args, "--db", url)
+        flat = re.sub(r"[\s│╭╮╰╯─]+", " ", r.output)
+        assert r.exit_code == 2 and "cannot connect to PostgreSQL" in flat and "Traceback" not in r.output, r.output

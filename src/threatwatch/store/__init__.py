@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from .sql import AlertRow, SQLStore, StoreError, week_bounds
 
-__all__ = ["AlertRow", "SQLStore", "StoreError", "open_store", "week_bounds"]
+__all__ = ["AlertRow", "SQLStore", "StoreConnectionError", "StoreError", "open_store", "week_bounds"]
+
+
+class StoreConnectionError(StoreError, ConnectionError):
+    """The database server cannot be reached."""
 
 
 def open_store(url: str) -> SQLStore:
@@ -16,7 +20,11 @@ def open_store(url: str) -> SQLStore:
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        try:
+            return PostgresStore(url)
+        except ConnectionError as e:
+            # Still a ConnectionError for callers that retry, and a clean CLI error (no traceback).
+            raise StoreConnectionError(str(e).removeprefix("--db ")) from None
     from .sqlite import SQLiteStore
 
     path = url.removeprefix("sqlite:///").removeprefix("sqlite://")
