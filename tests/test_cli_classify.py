@@ -69,3 +69,11 @@ def test_bad_watchlist_is_a_usage_error(tmp_path: Path) -> None:
     bad.write_text('[[target]]\nname = "X"\nkind = "robot"\n')
     r = CliRunner().invoke(app, ["classify", "-w", str(bad)], input="")
     assert r.exit_code == 2 and "field 'kind'" in r.stderr
+
+
+def test_missing_input_and_unwritable_output_are_named(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["classify", "--watchlist", WL, "--judge", "lexicon", "-i", str(tmp_path / "nope.jsonl")])
+    assert r.exit_code == 2 and "--input" in r.output and "nope.jsonl" in r.output
+    r = CliRunner().invoke(app, ["classify", "--watchlist", WL, "--judge", "lexicon", "-o", str(tmp_path / "no" / "x" / "o.jsonl")],
+                           input='{"id": 1, "text": "hi"}\n')
+    assert r.exit_code == 2 and "--output" in r.output

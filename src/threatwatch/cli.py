@@ -175,8 +175,14 @@ def classify(
     wl = _watchlist(watchlist)
     jd = load_judge(judge)
     matcher = Matcher(wl)
-    fin = input.open("rb") if input else sys.stdin.buffer
-    fout = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        fin = input.open("rb") if input else sys.stdin.buffer
+    except OSError as e:
+        raise _fail(f"--input {input}: cannot open: {e.strerror or e}") from None
+    try:
+        fout = output.open("w", encoding="utf-8") if output else sys.stdout
+    except OSError as e:
+        raise _fail(f"--output {output}: cannot write: {e.strerror or e}") from None
     src = str(input) if input else "<stdin>"
     bad = 0
     pending: list[tuple[Any, JudgeInput]] = []
