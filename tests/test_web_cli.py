@@ -136,3 +136,8 @@ def test_bad_values_are_refused_as_typed(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["user", "add", "[b]x[/b]", "--role", "viewer", "--db", db, "--password-stdin"],
                            input="long-enough-pass\n")
     assert r.exit_code == 2 and "user name '[b]x[/b]'" in r.output
+
+
+def test_bad_notify_fails_before_any_spike_output(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["spikes", "--db", str(tmp_path / "tw.sqlite"), "--notify", "bogus"])
+    assert r.exit_code == 2 and "--notify bogus" in r.output and "no spikes" not in r.output

@@ -153,6 +153,7 @@ def spikes(
     from .data import spikes as find
 
     store = open_store(db)
+    notifiers = _notifiers(notify or [], store)  # a bad --notify fails before any output
     try:
         last = date.fromisoformat(end) if end else None
         found = find(store, granularity=granularity, days=days, end=last, target=target)
@@ -166,7 +167,6 @@ def spikes(
         base = f"{s['baseline']:.0%}" if s["metric"] == "negative_share" else f"{s['baseline']:g}"
         t.add_row(s["bucket"], s["target"], s["metric"], val, base, f"{s['z']:.1f}")
     Console().print(t if found else "no spikes")
-    notifiers = _notifiers(notify or [], store)
     if notifiers:
         from ..aggregate import Spike
 
