@@ -142,3 +142,14 @@ def test_obfuscated_violence_is_seen_through_the_folded_text():
     txt = "i will k1ll him"
     res = find_cues(txt, None, fold(txt))
     assert any(h.cue.startswith("violent-act") for h in res.hits)
+
+
+@pytest.mark.parametrize("text", ["ICE agents", "ok ICE agents", "ICE agents 🔥", "ICE agents at the station, stay safe"])
+def test_bare_mentions_never_alert(text: str) -> None:
+    """Short posts with no threat cue at all are not threats, whatever the learned parts say."""
+    from threatwatch.config import Target
+    from threatwatch.judge import JudgeInput, load_judge
+
+    t = Target(name="ICE", description="U.S. Immigration and Customs Enforcement", case_sensitive=True)
+    (j,) = load_judge().judge_batch([JudgeInput(text=text, lang="en", target=t, mention_spans=[(0, 3)])])
+    assert j.threat == "none" and j.threat_score < 0.55

@@ -147,6 +147,9 @@ def default_weights_dir() -> Path:
     return Path(str(resources.files("threatwatch.judge") / "weights"))
 
 
+# cue families that can carry a threat; without one of them a post never alerts
+_EVIDENCE = frozenset({"violent-act", "means", "first-person-intent", "time-place", "conditional", "veiled", "incitement"})
+
 _CUE_LABEL = {
     "violent-act": "violent act",
     "first-person-intent": "first-person intent",
@@ -304,6 +307,11 @@ class TrainedJudge:
         # off the target, a threat is not a threat toward it: the score says so too
         score = p_threat if on_target else p_threat * po
         thr = self.threshold if t is None or t.threshold == 0.5 else t.threshold
+        if len(it.text.split()) < 10 and not any(h.cue.split("(")[0].strip() in _EVIDENCE for h in cr.hits):
+            # A short post with no violent act, means, intent, time/place, conditional, veiled or
+            # incitement cue: the learned parts alone flagged bare mentions ("ICE agents", "ICE
+            # agents at the station, stay safe"); such a post never alerts, its score is capped.
+            score = min(score, 0.9 * thr)
         flagged = t is not None and on_target and score >= thr
         subtype = None
         label = "none"
