@@ -39,6 +39,18 @@ def test_one_line_per_matched_target_and_null_target_when_none() -> None:
     assert out[2]["on_target"] is False
 
 
+def test_no_target_is_never_on_target_with_the_trained_judge() -> None:
+    r = CliRunner().invoke(app, ["classify", "--watchlist", WL], input=json.dumps({"id": 9, "text": "nothing here"}) + "\n")
+    (rec,) = [json.loads(x) for x in r.stdout.splitlines()]
+    assert rec["target"] is None and rec["on_target"] is False
+
+
+def test_unknown_target_is_judged_by_name_with_a_note() -> None:
+    _, out, stderr = classify([json.dumps({"id": 4, "text": "the Acme board meets today", "target": "Acme"})])
+    assert [(r["id"], r["target"]) for r in out] == [(4, "Acme")]
+    assert "'Acme' is not in the watchlist" in stderr
+
+
 def test_given_target_is_judged_even_when_not_named() -> None:
     _, out, _ = classify([json.dumps({"id": 3, "text": "they will regret coming back", "target": "ICE"})])
     assert [(r["id"], r["target"]) for r in out] == [(3, "ICE")]

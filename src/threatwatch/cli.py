@@ -153,8 +153,14 @@ def _classify_target(wl: Watchlist, name: str) -> Target:
     t = wl.by_name(name)
     if t is not None:
         return t
-    # Not in the watchlist: judge toward an ad-hoc target named exactly so.
+    # Not in the watchlist: judge toward an ad-hoc target named exactly so (said once on stderr).
+    if name not in _ADHOC_WARNED:
+        _ADHOC_WARNED.add(name)
+        err.print(f"note: target {name!r} is not in the watchlist; judging toward it by name only", markup=False)
     return Target(name=name, kind="organization")
+
+
+_ADHOC_WARNED: set[str] = set()
 
 
 @app.command()
@@ -192,7 +198,9 @@ def classify(
             return
         results = jd.judge_batch([ji for _, ji in pending])
         for (pid, _ji), j in zip(pending, results, strict=True):
-            rec = {"id": pid, "target": j.target, "on_target": bool(j.on_target), "threat": j.threat,
+            # with no target, nothing is "on target": the line carries overall sentiment only
+            rec = {"id": pid, "target": j.target, "on_target": bool(j.on_target) and j.target is not None,
+                   "threat": j.threat,
                    "threat_score": round(float(j.threat_score), 4), "sentiment": j.sentiment,
                    "sentiment_scores": {k: round(float(v), 4) for k, v in j.sentiment_scores.items()},
                    "explanation": j.explanation}
