@@ -308,7 +308,7 @@ def register(app) -> None:  # noqa: ANN001 - typer.Typer
     @app.command("eval")
     def _eval(
         data: Path = typer.Option(..., "--data", help="labelled CSV or JSONL (text + label column)"),
-        watchlist: Path = typer.Option(None, "--watchlist", help="watchlist TOML naming the file's targets"),
+        watchlist: Path = typer.Option(None, "--watchlist", "-w", help="watchlist TOML naming the file's targets"),
         task: str = typer.Option("threat", "--task", help="threat | sentiment | on_target"),
         model: str = typer.Option("default", "--model", help="default | lexicon"),
         split: str = typer.Option(None, "--split", help="only rows whose 'split' column equals this"),
