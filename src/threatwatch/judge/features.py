@@ -418,6 +418,29 @@ class CueResult:
     vector: np.ndarray = field(default_factory=lambda: np.zeros(N_CUE_FEATS, dtype=np.float32))
 
 
+def _families_with_target_as_pronoun(text: str, spans: list[tuple[int, int]]) -> dict[str, list[tuple[int, int]]]:
+    """family_spans of `text` with each target mention replaced by "them", spans mapped back to
+    `text` (a span touching a replaced mention covers the whole mention)."""
+    pieces: list[str] = []
+    back: list[int] = []  # position in the rewritten text -> position in `text`
+    i = 0
+    for s, e in sorted(spans):
+        if s < i:
+            continue
+        pieces.append(text[i:s])
+        back.extend(range(i, s))
+        pieces.append("them")
+        back.extend([s, s, s, e - 1])
+        i = e
+    pieces.append(text[i:])
+    back.extend(range(i, len(text)))
+    back.append(len(text))
+    out: dict[str, list[tuple[int, int]]] = {}
+    for name, sp in family_spans("".join(pieces)).items():
+        out[name] = [(back[a], back[b - 1] + 1) for a, b in sp]
+    return out
+
+
 def find_cues(text: str, spans: list[tuple[int, int]] | None = None, folded: str = "") -> CueResult:
     """All cue hits in the original text (plus folded-only hits, e.g. 'k1ll'), and a feature
     vector: presence per family, then interactions (intent+violence, violence near the target,
@@ -425,6 +448,13 @@ def find_cues(text: str, spans: list[tuple[int, int]] | None = None, folded: str
     res = CueResult()
     present = {}
     fam = family_spans(text)
+    if spans:
+        # the lexicons name the victim with a pronoun ("beat him until", "put them in the
+        # ground"); read the post once more with each mention of the target as "them", so the
+        # same patterns fire when the post names the target instead
+        for name, sp in _families_with_target_as_pronoun(text, spans).items():
+            if name not in fam:
+                fam[name] = sp
     ffam = family_spans(folded) if folded and folded != text else {}
     for name in CUE_NAMES:
         ms = fam.get(name, [])
