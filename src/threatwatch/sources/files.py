@@ -26,6 +26,7 @@ import re
 import sys
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -173,15 +174,18 @@ class _Raw(io.RawIOBase):
         return n
 
 
-class _Zstd:
-    """Streaming zstd decompression of concatenated frames; flags input that ends mid-frame."""
+class _Decompressed:
+    """Streaming decompression of concatenated frames (zstd) or members (gzip) that flags input
+    ending mid-frame. Done by hand rather than with GzipFile or a stream reader so that the
+    data before a cut is still served."""
 
-    def __init__(self, f: io.BufferedIOBase) -> None:
-        import zstandard
-
+    def __init__(self, f: io.BufferedIOBase, new: Callable[[], Any], errors: tuple[type[BaseException], ...],
+                 what: str, unit: str) -> None:
         self._f = f
-        self._dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        self._d = self._dctx.decompressobj()
+        self._new = new
+        self._errors = errors
+        self._what, self._unit = what, unit
+        self._d = new()
         self._fed = False
         self._pending = b""
 
@@ -191,52 +195,30 @@ class _Zstd:
             self._pending = b""
             if not chunk:
                 if self._fed and not self._d.eof:
-                    raise EOFError("zstd stream ends mid-frame")
+                    raise EOFError(f"{self._what} stream ends mid-{self._unit}")
                 return b""
             self._fed = True
             try:
                 out = self._d.decompress(chunk)
-            except Exception as e:  # zstandard.ZstdError
-                raise ValueError(f"zstd data is corrupt: {e}") from None
+            except self._errors as e:
+                raise ValueError(f"{self._what} data is corrupt: {e}") from None
             if self._d.eof:
                 self._pending = self._d.unused_data
-                self._d = self._dctx.decompressobj()
+                self._d = self._new()
                 self._fed = False
             if out:
                 return out
 
 
-class _Gzip:
-    """Streaming gzip decompression (multi-member); flags input that ends mid-member.
+def _zstd(f: io.BufferedIOBase) -> _Decompressed:
+    import zstandard
 
-    Done by hand rather than with GzipFile so that the data before a cut is still served.
-    """
+    dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+    return _Decompressed(f, dctx.decompressobj, (zstandard.ZstdError,), "zstd", "frame")
 
-    def __init__(self, f: io.BufferedIOBase) -> None:
-        self._f = f
-        self._d = zlib.decompressobj(wbits=31)
-        self._fed = False
-        self._pending = b""
 
-    def read(self, n: int) -> bytes:
-        while True:
-            chunk = self._pending or self._f.read(1 << 20)
-            self._pending = b""
-            if not chunk:
-                if self._fed and not self._d.eof:
-                    raise EOFError("gzip stream ends mid-member")
-                return b""
-            self._fed = True
-            try:
-                out = self._d.decompress(chunk)
-            except zlib.error as e:
-                raise ValueError(f"gzip data is corrupt: {e}") from None
-            if self._d.eof:
-                self._pending = self._d.unused_data
-                self._d = zlib.decompressobj(wbits=31)
-                self._fed = False
-            if out:
-                return out
+def _gzip(f: io.BufferedIOBase) -> _Decompressed:
+    return _Decompressed(f, lambda: zlib.decompressobj(wbits=31), (zlib.error,), "gzip", "member")
 
 
 def _open(path: str) -> tuple[Callable[[int], bytes], Callable[[], None]]:
@@ -246,9 +228,9 @@ def _open(path: str) -> tuple[Callable[[int], bytes], Callable[[], None]]:
     magic = f.peek(4)[:4] if hasattr(f, "peek") else b""
     low = path.lower()
     if magic == _ZSTD_MAGIC or (low.endswith(".zst") and not magic):
-        return _Zstd(f).read, close
+        return _zstd(f).read, close
     if magic[:2] == _GZIP_MAGIC:
-        return _Gzip(f).read, close
+        return _gzip(f).read, close
     return f.read, close
 
 
