@@ -27,7 +27,7 @@ from atproto_subscription.frames import ErrorFrame, Frame
 
 from ..post import Post, Reject
 from .formats.jetstream import POST_COLLECTION, parse_jetstream_event
-from .jetstream import Backoff
+from .jetstream import Backoff, websocket_urls
 
 DEFAULT_URL = "wss://bsky.network"
 NSID = "com.atproto.sync.subscribeRepos"
@@ -58,12 +58,7 @@ class FirehoseSource:
     def __init__(self, urls: Sequence[str] = (DEFAULT_URL,), *, backoff: Backoff | None = None,
                  open_timeout: float = 10.0, name: str | None = None,
                  log: Callable[[str], None] | None = None) -> None:
-        if not urls:
-            raise ValueError("FirehoseSource needs at least one relay URL")
-        for u in urls:
-            if not u.startswith(("ws://", "wss://")):
-                raise ValueError(f"firehose URL {u!r} must start with ws:// or wss://")
-        self.urls = list(urls)
+        self.urls = websocket_urls(urls, "FirehoseSource needs at least one relay URL", "firehose")
         self.name = name or f"firehose:{self.urls[0]}"
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout

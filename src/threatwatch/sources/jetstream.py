@@ -69,6 +69,16 @@ def subscribe_url(base: str, *, cursor: int | None, collections: Sequence[str], 
     return urlunsplit((parts.scheme, parts.netloc, path, urlencode(q), ""))
 
 
+def websocket_urls(urls: Sequence[str], empty: str, label: str) -> list[str]:
+    """The source's host list, checked at construction so a typo fails before any connect."""
+    if not urls:
+        raise ValueError(empty)
+    for u in urls:
+        if not u.startswith(("ws://", "wss://")):
+            raise ValueError(f"{label} URL {u!r} must start with ws:// or wss://")
+    return list(urls)
+
+
 class JetstreamSource:
     """A resumable Jetstream subscription across one or more hosts."""
 
@@ -77,12 +87,7 @@ class JetstreamSource:
                  rewind_s: float = 5.0, backoff: Backoff | None = None, open_timeout: float = 10.0,
                  name: str | None = None,
                  log: Callable[[str], None] | None = None) -> None:
-        if not urls:
-            raise ValueError("JetstreamSource needs at least one URL")
-        for u in urls:
-            if not u.startswith(("ws://", "wss://")):
-                raise ValueError(f"Jetstream URL {u!r} must start with ws:// or wss://")
-        self.urls = list(urls)
+        self.urls = websocket_urls(urls, "JetstreamSource needs at least one URL", "Jetstream")
         self.name = name or f"jetstream:{self.urls[0].split('?')[0]}"
         self.wanted_dids = list(wanted_dids)
         self.collections = list(collections)
