@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import hyperscan
 import msgspec
@@ -43,7 +43,7 @@ def _is_acronym(alias: str) -> bool:
     return 1 < len(letters) <= 6 and alias.isupper() and " " not in alias.strip()
 
 
-def _alias_regex(alias: str, hs_syntax: bool = False) -> str:
+def _alias_regex(alias: str) -> str:
     """Regex source for an alias: accent-insensitive letters, flexible separators."""
     out: list[str] = []
     for word_i, word in enumerate(alias.split()):
@@ -68,6 +68,7 @@ class Matcher:
         self.targets = watchlist.targets
         self._verify: list[list[tuple[re.Pattern[str], bool]]] = []
         self._bare: list[list[tuple[re.Pattern[str], bool]]] = []
+        self._ctx: list[tuple[list[str], list[str]]] = []  # per target: (off-target, on-target) words
         exprs: list[bytes] = []
         ids: list[int] = []
         for ti, t in enumerate(self.targets):
@@ -90,7 +91,6 @@ class Matcher:
             self._bare.append(bare)
             t_ctx_neg = [fold(w).casefold() for w in t.negative_context]
             t_ctx_pos = [fold(w).casefold() for w in t.positive_context]
-            self._ctx = getattr(self, "_ctx", [])
             self._ctx.append((t_ctx_neg, t_ctx_pos))
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         if exprs:
@@ -295,8 +295,3 @@ def _acronym_case_ok(original_span: str) -> bool:
         return True  # digits or lookalike letters: an evasion, keep it
     upper = sum(c.isupper() for c in ascii_letters)
     return upper * 2 > len(ascii_letters)
-
-
-def match_all(matcher: Matcher, texts: Iterable[str]) -> list[list[Mention]]:
-    """Batch form of `Matcher.find`."""
-    return matcher.find_many(list(texts))
