@@ -7,6 +7,7 @@ what the closing summary and the store group by).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -126,3 +127,14 @@ __all__ = [
     "Post", "RecordError", "Reject", "as_str", "check_size", "from_unix", "invalid",
     "missing", "parse_time", "reject", "sample_of",
 ]
+
+
+def each_item(obj: object, source: str, line: int | None,
+              parse: Callable[[object, str, int], Post | Reject | None]) -> Iterator[Post | Reject]:
+    """A decoded JSON value holding one record or a list of them, each parsed by `parse`; a
+    record in a list is numbered by its position when the value has no line of its own."""
+    items = obj if isinstance(obj, list) else [obj]
+    for i, item in enumerate(items, start=1):
+        res = parse(item, source, line if line is not None else i)
+        if res is not None:
+            yield res

@@ -14,7 +14,7 @@ from datetime import datetime
 import msgspec
 
 from ...post import Post, Reject, make_id
-from ._common import RecordError, check_size, from_unix, missing, parse_time, reject
+from ._common import RecordError, check_size, each_item, from_unix, missing, parse_time, reject
 
 POST_COLLECTION = "app.bsky.feed.post"
 
@@ -179,8 +179,4 @@ def parse_jetstream_event(obj: dict, source: str, line: int) -> Post | Reject | 
 
 def records(obj: object, source: str, line: int | None) -> Iterator[Post | Reject]:
     """A decoded JSON value holding one event or a list of events."""
-    items = obj if isinstance(obj, list) else [obj]
-    for i, item in enumerate(items, start=1):
-        res = parse_jetstream_event(item, source, line if line is not None else i)  # type: ignore[arg-type]
-        if res is not None:
-            yield res
+    yield from each_item(obj, source, line, parse_jetstream_event)  # type: ignore[arg-type]

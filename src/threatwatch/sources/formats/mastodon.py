@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 
 from ...post import Post, Reject, make_id
-from ._common import RecordError, check_size, invalid, missing, parse_time, reject
+from ._common import RecordError, check_size, each_item, invalid, missing, parse_time, reject
 
 _BLOCK = {"p", "div", "blockquote", "li", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"}
 
@@ -116,8 +116,4 @@ def parse_mastodon_status(obj: dict, source: str, line: int) -> Post | Reject | 
 
 def records(obj: object, source: str, line: int | None) -> Iterator[Post | Reject]:
     """A decoded JSON value: one status or an array of them."""
-    items = obj if isinstance(obj, list) else [obj]
-    for i, item in enumerate(items, start=1):
-        res = parse_mastodon_status(item, source, line if line is not None else i)  # type: ignore[arg-type]
-        if res is not None:
-            yield res
+    yield from each_item(obj, source, line, parse_mastodon_status)  # type: ignore[arg-type]
