@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-KINDS = ("person", "organization", "place")
+KINDS = ("person", "organization", "place", "group")  # group: a community an NGO watches over
 
 
 class ConfigError(ValueError):
