@@ -60,10 +60,9 @@ def test_threat_metrics_known_numbers(wl):
 def test_bad_rows_named_by_file_and_line_and_skipped(wl):
     res = evaluate(FIX / "eval_tiny.csv", wl, "threat", split="dev", judge=KeywordStub())
     errs = res["errors"]
-    assert res["skipped"] == 3
+    assert res["skipped"] == 2
     assert any("eval_tiny.csv:10:" in e and "'text'" in e for e in errs)
     assert any("eval_tiny.csv:11:" in e and "maybe" in e for e in errs)
-    assert any("eval_tiny.csv:12:" in e and "Nobody Known" in e for e in errs)
 
 
 def test_sentiment_label_column_and_numeric_labels(wl):
@@ -122,3 +121,27 @@ def test_dialect_split_for_the_bias_check(tmp_path, wl):
     assert res["by_dialect"]["aae"]["false_alert_rate"] == 1.0
     assert res["by_dialect"]["standard"]["false_alert_rate"] == 0.0
     assert res["by_dialect"]["standard"]["alert_recall"] == 1.0
+
+
+def test_targets_missing_from_the_watchlist_are_judged_by_name(tmp_path, wl):
+    """A labelled file from elsewhere names its own targets: rows are judged, not dropped."""
+    p = tmp_path / "other.csv"
+    p.write_text("text,lang,target,threat\n"
+                 "KILL Councillor Ames,en,Councillor Ames,threat\n"
+                 "Councillor Ames voted no,en,Councillor Ames,none\n", encoding="utf-8")
+    res = evaluate(p, wl, "threat", judge=KeywordStub())
+    assert res["rows"] == 2 and res["skipped"] == 0
+    assert res["adhoc_targets"] == ["Councillor Ames"]
+
+
+def test_rows_naming_no_target_are_still_judged_for_threat(tmp_path):
+    """Without a target column the default judge says whether the post threatens anyone."""
+    from threatwatch.evaluate import _empty_watchlist
+
+    p = tmp_path / "plain.csv"
+    p.write_text("text,lang,threat\n"
+                 "I am going to shoot up the school tomorrow with my dad's rifle,en,threat\n"
+                 "this traffic is killing me lol,en,none\n", encoding="utf-8")
+    res = evaluate(p, _empty_watchlist(), "threat")
+    assert res["by_lang"]["en"]["labels"]["threat"]["recall"] == 1.0
+    assert res["by_lang"]["en"]["labels"]["none"]["recall"] == 1.0

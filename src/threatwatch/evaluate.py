@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Watchlist, load_watchlist
+from .config import Target, Watchlist, load_watchlist
 
 csv.field_size_limit(10_000_000)
 
@@ -127,9 +127,6 @@ def load_examples(path: Path, task: str, watchlist: Watchlist, split: str | None
                           f"expected one of {', '.join(LABELS[task])}")
             continue
         tname = str(rec.get("target") or "").strip() or None
-        if tname and watchlist.by_name(tname) is None:
-            errors.append(f"{path}:{line}: field 'target': {tname!r} is not in the watchlist")
-            continue
         kind = str(rec.get("kind") or "").strip() or None
         lang = str(rec.get("lang") or "").strip().lower() or None
         dialect = str(rec.get("dialect") or "").strip() or None
@@ -172,11 +169,12 @@ def evaluate(path: Path, watchlist: Watchlist, task: str = "threat", model: str 
     judge = judge or load_judge(model)
     matcher = Matcher(watchlist) if task != "sentiment" else None
     inputs: list[JudgeInput] = []
+    adhoc: dict[str, Target] = {}
     for e in ex:
         folded = fold(e.text)
         if e.lang is None:
             e.lang = detect_lang(e.text)
-        target = watchlist.by_name(e.target) if e.target else None
+        target = (watchlist.by_name(e.target) or _adhoc(e.target, adhoc)) if e.target else None
         if target is None and matcher is not None:
             found = matcher.find(e.text, folded)
             target = watchlist.by_name(found[0].target) if found else None
@@ -204,7 +202,8 @@ def evaluate(path: Path, watchlist: Watchlist, task: str = "threat", model: str 
 
     langs = sorted({e.lang or "unknown" for e in ex})
     result: dict = {"file": str(path), "task": task, "model": getattr(judge, "name", model),
-                    "split": split, "rows": len(ex), "skipped": len(errors), "errors": errors[:50], "by_lang": {}}
+                    "split": split, "rows": len(ex), "skipped": len(errors), "errors": errors[:50],
+                    "adhoc_targets": sorted(adhoc), "by_lang": {}}
     for lg in [*langs, "all"]:
         idx = [i for i, e in enumerate(ex) if lg == "all" or (e.lang or "unknown") == lg]
         if not idx:
@@ -295,6 +294,18 @@ def render(result: dict) -> None:
         con.print(d)
     for e in result["errors"]:
         Console(stderr=True).print(f"[yellow]skipped[/] {e}")
+    if result.get("adhoc_targets"):
+        Console(stderr=True).print("note: not in the watchlist, judged by name only: "
+                                   + ", ".join(result["adhoc_targets"]), markup=False)
+
+
+def _adhoc(name: str, seen: dict[str, Target]) -> Target:
+    """A target the watchlist does not name is judged by its name alone (no aliases or
+    context words), as `classify` does: a labelled file stays usable without a tailored
+    watchlist, and the report lists such targets so the reader knows."""
+    if name not in seen:
+        seen[name] = Target(name=name, kind="organization")
+    return seen[name]
 
 
 def _empty_watchlist() -> Watchlist:

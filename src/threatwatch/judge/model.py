@@ -312,7 +312,9 @@ class TrainedJudge:
             # incitement cue: the learned parts alone flagged bare mentions ("ICE agents", "ICE
             # agents at the station, stay safe"); such a post never alerts, its score is capped.
             score = min(score, 0.9 * thr)
-        flagged = t is not None and on_target and score >= thr
+        # With no target (classify/eval of a post that names none) the label says whether the
+        # post threatens anyone; the pipeline alerts only on (post, watched target) pairs.
+        flagged = on_target and score >= thr
         subtype = None
         label = "none"
         if flagged:
