@@ -60,12 +60,16 @@ def check_mentions(path: Path, rows: list[tuple[int, dict[str, str]]], watchlist
     for line, r in rows:
         found = {m.target for m in matcher.find(r["text"])}
         if r["target"] and r["target"] not in found:
-            errors.append(f"{path}:{line}: field text does not name target {r['target']!r} (matcher found {sorted(found)})")
+            errors.append(
+                f"{path}:{line}: field text does not name target {r['target']!r} (matcher found {sorted(found)})"
+            )
         if not r["target"]:
             if found:
                 errors.append(f"{path}:{line}: field target is empty but the text names {sorted(found)}")
             if r["on_target"] != "1" or r["kind"] == "off_target":
-                errors.append(f"{path}:{line}: field on_target: a row with no target is judged as on target (1, not off_target)")
+                errors.append(
+                    f"{path}:{line}: field on_target: a row with no target is judged as on target (1, not off_target)"
+                )
     return errors
 
 
@@ -77,7 +81,9 @@ def check_split_rule(path: Path, rows: list[tuple[int, dict[str, str]]]) -> list
         seen[r["kind"]] += 1
         want = "dev" if seen[r["kind"]] % 4 == 0 else "train"
         if r["split"] != want:
-            errors.append(f"{path}:{line}: field split {r['split']!r}, expected {want} (row {seen[r['kind']]} of kind {r['kind']})")
+            errors.append(
+                f"{path}:{line}: field split {r['split']!r}, expected {want} (row {seen[r['kind']]} of kind {r['kind']})"
+            )
     return errors
 
 
@@ -86,7 +92,9 @@ def check_against_first_set(path: Path, rows: list[tuple[int, dict[str, str]]], 
     if not first.exists():
         return []
     with first.open(encoding="utf-8", newline="") as fh:
-        old = [(r.get("id", ""), base.shingles(base.norm_text(r.get("text") or ""))) for r in csv.DictReader(fh)]
+        old = [
+            (r.get("id", ""), base.shingles(base.norm_text(r.get("text") or ""))) for r in csv.DictReader(fh)
+        ]
     errors: list[str] = []
     for line, r in rows:
         s = base.shingles(base.norm_text(r["text"]))
@@ -95,7 +103,9 @@ def check_against_first_set(path: Path, rows: list[tuple[int, dict[str, str]]], 
         for old_id, o in old:
             jac = len(s & o) / len(s | o)
             if jac >= 0.6:
-                errors.append(f"{path}:{line}: field text near-duplicates {first.name} row {old_id} (Jaccard {jac:.2f})")
+                errors.append(
+                    f"{path}:{line}: field text near-duplicates {first.name} row {old_id} (Jaccard {jac:.2f})"
+                )
                 break
     return errors
 
@@ -116,7 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     errors += check_mentions(args.csv, rows, args.watchlist)
     errors += check_split_rule(args.csv, rows)
     errors += check_against_first_set(args.csv, rows, args.first_set)
-    caps = sum(1 for _, r in rows if sum(c.isupper() for c in r["text"]) > 0.6 * max(1, sum(c.isalpha() for c in r["text"])))
+    caps = sum(
+        1
+        for _, r in rows
+        if sum(c.isupper() for c in r["text"]) > 0.6 * max(1, sum(c.isalpha() for c in r["text"]))
+    )
     no_target = sum(1 for _, r in rows if not r["target"])
     print(f"mostly upper-case rows: {caps}; rows with no target: {no_target}")
     for e in errors:
