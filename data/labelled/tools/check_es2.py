@@ -55,14 +55,15 @@ def _is_acronym(alias: str) -> bool:
 
 
 def names_target(text: str, names: list[str], case_sensitive: bool) -> bool:
-    """True when the text writes the target's name or one alias as a whole word."""
+    """True when the text writes the target's name or one alias as whole words (any separator, like the matcher)."""
     folded = _fold(text)
     for n in names:
         if _is_acronym(n) and (case_sensitive or len(n) <= 4):
             if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text):
                 return True
             continue
-        if re.search(rf"(?<!\w){re.escape(_fold(n))}(?!\w)", folded):
+        body = r"[\s\-_.]*".join(re.escape(w) for w in re.split(r"[\s\-_.]+", _fold(n)) if w)
+        if re.search(rf"(?<!\w){body}(?!\w)", folded):
             return True
     return False
 
