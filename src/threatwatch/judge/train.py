@@ -484,7 +484,7 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
     _export(clf_o, ["h", "o", "e"], sizes, "ont_full", arrays)
     po_fast = clf_of.predict_proba(_stack(onf_dev, ["h", "o"]))[:, 1] if O_dev else np.zeros(0)
     po_full = clf_o.predict_proba(_stack(fo_dev, ["h", "o", "e"]))[:, 1] if O_dev else np.zeros(0)
-    band = (0.1, 0.9)
+    band = (0.2, 0.8)  # measured: dev on-target accuracy en 0.979 -> 0.979, es 0.969 -> 0.966; 21 % fewer embeddings
     po = np.where((po_fast > band[0]) & (po_fast < band[1]), po_full, po_fast)
     if len(po):
         for lg in sorted(set(r.lang for r in O_dev)) + ["all"]:
