@@ -384,11 +384,9 @@ def parse_source(spec: str, *, token: str | None = None, zstd_dict: bytes | None
         urls = [u.strip() for u in arg.split(",") if u.strip()] or [DEFAULT_URL]
         return JetstreamSource(urls, zstd_dict=zstd_dict, rewind_s=rewind_s)
     if kind == "firehose":
-        from .sources.firehose import DEFAULT_URL as FH_URL
         from .sources.firehose import FirehoseSource
 
-        urls = [u.strip() for u in arg.split(",") if u.strip()] or [FH_URL]
-        return FirehoseSource(urls)
+        return FirehoseSource.from_spec(arg)  # URL[,URL...][?verify=0][&plc=https://...]
     if kind == "mastodon":
         from .sources.mastodon import MastodonSource
 
