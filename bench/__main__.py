@@ -165,7 +165,12 @@ def rows(res: dict[str, Any]) -> list[Row]:
     out.append((f"judge `{j['judge']}` alone, batches of {j['batch']} ({j['pairs']:,} on-target pairs)",
                 f"{j['batched_rate']:,.0f} posts/s", _ratio(j["batched_rate"], fr), cpu(j.get("batched_cpu_rate")),
                 rss(j), "≥ 1,000/s"))
-    out.append((f"judge `{j['judge']}` alone, one at a time ({j['single_n']:,})",
+    if "distinct_rate" in j:
+        out.append((f"judge `{j['judge']}` alone, batches of {j['batch']}, {j['distinct_pairs']:,} pairs with distinct texts "
+                    f"(the pairs above hold {j['distinct_texts_in_pairs']:,} distinct texts)",
+                    f"{j['distinct_rate']:,.0f} posts/s", _ratio(j["distinct_rate"], fr),
+                    cpu(j.get("distinct_cpu_rate")), "", "≥ 1,000/s"))
+    out.append((f"judge `{j['judge']}` alone, one at a time ({j['single_n']:,} distinct texts)",
                 _fmt(j["single_rate"], " posts/s"), _ratio(j["single_rate"], fr), "", "", ""))
     for rate in (40, 4000):
         la, lf = res[f"latency_{rate}"], res[f"latency_floor_{rate}"]

@@ -985,8 +985,10 @@ def generate_jetstream_stream(n: int, on_target_rate: float = 0.05, seed: int = 
     """Yield `n` Jetstream event lines (str, newline-terminated) fast, for throughput benchmarks.
 
     Texts come from a pre-rendered pool of generated posts (so matching and judging see the same
-    mix as the demo); only ids, times and authors vary per line. `other_events` is the share
-    of non-post lines (likes, identity events) mixed in.
+    mix as the demo); ids, times and authors vary per line, and every post opens with a reply
+    handle of its own, so no two texts are equal: a judge that caches by text gains nothing
+    here that it would not gain on a real stream. `other_events` is the share of non-post lines
+    (likes, identity events) mixed in.
     """
     rng = random.Random(seed)
     pool = make_items(min(max(n // 50, 2000), 20000), seed=seed, on_target_rate=on_target_rate, now=now)
@@ -997,7 +999,8 @@ def generate_jetstream_stream(n: int, on_target_rate: float = 0.05, seed: int = 
     cid = _cid(rng)
     start_us = int((now or datetime.now(UTC)).timestamp() * 1_000_000) - n * 1000
     rand = rng.random
-    npool, ndid = len(texts), len(dids)
+    handles = ["ana", "jt", "mike.b", "sol", "rae", "dm", "kat", "lu", "pete", "vero"]
+    npool, ndid, nhandle = len(texts), len(dids), len(handles)
     h = hashlib.blake2b(str(seed).encode(), digest_size=4).hexdigest()
     for i in range(n):
         time_us = start_us + i * 1000
@@ -1013,7 +1016,8 @@ def generate_jetstream_stream(n: int, on_target_rate: float = 0.05, seed: int = 
         yield (f'{{"did":"{did}","time_us":{time_us},"kind":"commit","commit":{{"rev":"{rkey}",'
                f'"operation":"create","collection":"app.bsky.feed.post","rkey":"{rkey}",'
                f'"record":{{"$type":"app.bsky.feed.post","createdAt":"{times[k]}",'
-               f'"langs":["{langs[k]}"],"text":{texts[k]}}},"cid":"{cid}"}}}}\n')
+               f'"langs":["{langs[k]}"],"text":"@{handles[int(rand() * nhandle)]}{i:x} {texts[k][1:]}}},'
+               f'"cid":"{cid}"}}}}\n')
 
 
 def main(argv: list[str] | None = None) -> None:

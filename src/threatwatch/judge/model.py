@@ -91,11 +91,23 @@ class SentencePieceIds:
         return ([self.bos] if add_bos else []) + ids + ([self.eos] if add_eos else [])
 
 
+def embed_form(text: str) -> str:
+    """The text as the encoder should see it. A post written mostly in capitals is lower-cased:
+    the cased SentencePiece vocabulary splits "I WILL FIND YOU" into rare fragments and the
+    embedding loses the meaning (shouted threats were missed)."""
+    letters = upper = 0
+    for ch in text:
+        if ch.isalpha():
+            letters += 1
+            upper += ch.isupper()
+    return text.lower() if letters >= 8 and upper >= 0.7 * letters else text
+
+
 def embed(texts: list[str]) -> np.ndarray:
-    """Unit-length 512-d embeddings."""
+    """Unit-length 512-d embeddings (of `embed_form` of each text)."""
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
-    return np.asarray(encoder().encode(list(texts)), dtype=np.float32)
+    return np.asarray(encoder().encode([embed_form(t) for t in texts]), dtype=np.float32)
 
 
 # ------------------------------------------------------------------------------ on-target

@@ -23,7 +23,7 @@ from ..config import Watchlist, load_watchlist
 from ..normalise import fold
 from .base import SENTIMENT_LABELS, SUBTYPES
 from .features import CUE_NAMES, N_CUE_FEATS, N_HASH, find_cues, hashed_matrix
-from .model import N_ONT, N_ONT_FAST, embed, lang_vec, ontarget_fast, target_text
+from .model import N_ONT, N_ONT_FAST, embed, embed_form, lang_vec, ontarget_fast, target_text
 
 SEED = 13
 csv.field_size_limit(10_000_000)
@@ -167,7 +167,8 @@ class EmbeddingCache:
             self.vecs = {str(k): vals[i] for i, k in enumerate(keys)}
 
     def get(self, texts: list[str], desc: str = "embedding") -> np.ndarray:
-        hs = [hashlib.sha1(t.encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
+        # keyed by what the encoder sees, so a change to `embed_form` re-embeds the texts it touches
+        hs = [hashlib.sha1(embed_form(t).encode("utf-8", "surrogatepass")).hexdigest() for t in texts]
         todo = sorted({h: t for h, t in zip(hs, texts, strict=True) if h not in self.vecs}.items())
         if todo:
             with _progress() as prog:
