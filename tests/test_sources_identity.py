@@ -4,6 +4,7 @@ signed repo commits (used by the firehose tests and bench/firehose_verify.py too
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import sys
@@ -204,11 +205,13 @@ def test_keys_from_did_documents() -> None:
 @pytest.mark.parametrize("kind", ["k256", "p256"])
 def test_signatures_verify_and_high_s_is_refused(kind: str) -> None:
     k = Key(kind)
-    sk = SigningKey.parse(k.did_key)
-    assert sk.verify(b"commit bytes", k.sign(b"commit bytes"))
-    assert not sk.verify(b"commit bytez", k.sign(b"commit bytes"))
-    assert not sk.verify(b"commit bytes", k.sign(b"commit bytes", high_s=True))  # malleable twin
-    assert not sk.verify(b"commit bytes", b"\x00" * 64) and not sk.verify(b"commit bytes", b"short")
+    parsed = SigningKey.parse(k.did_key)
+    assert (parsed.fast is not None) == (kind == "k256")  # libsecp256k1 when coincurve is installed
+    for sk in (parsed, dataclasses.replace(parsed, fast=None)):  # and the OpenSSL path
+        assert sk.verify(b"commit bytes", k.sign(b"commit bytes"))
+        assert not sk.verify(b"commit bytez", k.sign(b"commit bytes"))
+        assert not sk.verify(b"commit bytes", k.sign(b"commit bytes", high_s=True))  # malleable twin
+        assert not sk.verify(b"commit bytes", b"\x00" * 64) and not sk.verify(b"commit bytes", b"short")
     assert not SigningKey.parse(Key(kind).did_key).verify(b"commit bytes", k.sign(b"commit bytes"))
 
 
