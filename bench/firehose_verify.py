@@ -107,7 +107,7 @@ def streamed(frames: list[tuple[int, bytes]], keys: dict) -> None:
         return posts, time.perf_counter() - t0
 
     try:
-        res = DidKeyResolver(plc.url, max_concurrency=16)
+        res = DidKeyResolver(plc.url)
         for label, src in (("stream, verify off", FirehoseSource([srv.url], verify=False, log=lambda m: None)),
                            ("stream, verify on, cold", FirehoseSource([srv.url], resolver=res, log=lambda m: None)),
                            ("stream, verify on, warm", FirehoseSource([srv.url], resolver=res, log=lambda m: None))):

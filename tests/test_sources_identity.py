@@ -307,3 +307,29 @@ def test_did_web(plc: PlcDirectory) -> None:
         assert (await r.resolve(did)).did_key == k.did_key
         await r.aclose()
     asyncio.run(go())
+
+
+def test_directory_outage_fails_fast_instead_of_queueing(plc: PlcDirectory) -> None:
+    now = [0.0]
+    k = Key()
+    plc.set("did:plc:alice", k)
+    plc.hang |= {"did:plc:slow1", "did:plc:slow2", "did:plc:slow3"}
+    r = DidKeyResolver(plc.url, timeout=0.3, breaker_after=2, breaker_cooldown=30, clock=lambda: now[0])
+
+    async def go() -> None:
+        for _ in range(3):  # 404s are answers, not outages: they do not trip the breaker
+            with pytest.raises(DidError, match="not found"):
+                await r.resolve("did:plc:nobody", refresh=True)
+        for did in ("did:plc:slow1", "did:plc:slow2"):
+            with pytest.raises(DidError, match="did not answer"):
+                await r.resolve(did)
+        t0 = time.monotonic()
+        with pytest.raises(DidError, match="failed 2 times in a row; not asked again for 30s"):
+            await r.resolve("did:plc:slow3")
+        with pytest.raises(DidError, match="in a row"):
+            await r.resolve("did:plc:alice")
+        assert time.monotonic() - t0 < 0.2 and "did:plc:slow3" not in plc.requests
+        now[0] = 31  # after the cool-down the directory is asked again
+        assert (await r.resolve("did:plc:alice")).did_key == k.did_key
+        await r.aclose()
+    asyncio.run(go())

@@ -50,6 +50,14 @@ class DidError(Exception):
     """A DID could not be resolved to a usable signing key; the message says why."""
 
 
+class _NotAsked(DidError):
+    """The lookup was not attempted (circuit breaker open): says nothing about the DID."""
+
+
+class _ServerError(DidError):
+    """The directory or host failed (5xx): counts toward the PLC circuit breaker."""
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     """A parsed atproto signing key (secp256k1 = ES256K or P-256 = ES256)."""
@@ -186,12 +194,15 @@ class DidKeyResolver:
     rotation) unless the key was fetched less than `min_refetch` seconds ago; `forget(did)`
     drops the entry (an `#identity` event). Concurrent lookups of one DID share a request;
     at most `max_concurrency` requests run at once; each is cut off after `timeout` seconds.
+    When the PLC directory fails `breaker_after` times in a row (timeouts, connection errors,
+    5xx), lookups of did:plc fail at once for `breaker_cooldown` seconds instead of queueing
+    behind timeouts, so an outage costs rejects, not a stalled stream.
     """
 
     def __init__(self, plc_url: str = DEFAULT_PLC, *, timeout: float = 5.0, max_size: int = 100_000,
                  ttl: float = 3600.0, negative_ttl: float = 60.0, min_refetch: float = 5.0,
-                 max_concurrency: int = 16, web_scheme: str = "https", allow_private_web: bool = False,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 max_concurrency: int = 32, web_scheme: str = "https", allow_private_web: bool = False,
+                 breaker_after: int = 20, breaker_cooldown: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         if not plc_url.startswith(("http://", "https://")):
             raise ValueError(f"PLC directory URL {plc_url!r} must start with http:// or https://")
         self.plc_url = plc_url.rstrip("/")
@@ -200,6 +211,9 @@ class DidKeyResolver:
         self.max_concurrency = max_concurrency
         self.web_scheme = web_scheme
         self.allow_private_web = allow_private_web
+        self.breaker_after, self.breaker_cooldown, self.clock = breaker_after, breaker_cooldown, clock
+        self._plc_failures = 0  # consecutive transport failures of the PLC directory
+        self._plc_open_until = float("-inf")
         self.keys: TTLCache[str, SigningKey] = TTLCache(max_size, ttl, clock)
         self.failures: TTLCache[str, str] = TTLCache(min(max_size, 10_000), negative_ttl, clock)
         self.fetches = 0
@@ -249,7 +263,8 @@ class DidKeyResolver:
                 self.failures.pop(did)
                 fut.set_result(key)
             except DidError as e:
-                self.failures.put(did, str(e))
+                if not isinstance(e, _NotAsked):
+                    self.failures.put(did, str(e))
                 fut.set_exception(e)
             except BaseException as e:  # cancelled: waiters must not hang
                 fut.set_exception(DidError(f"{did}: lookup cancelled"))
@@ -277,13 +292,34 @@ class DidKeyResolver:
             return did_web_url(did, scheme=self.web_scheme, allow_private=self.allow_private_web)
         raise DidError(f"{did[:80]!r}: unsupported DID method (atproto uses did:plc and did:web)")
 
+    def _breaker_open(self) -> str | None:
+        left = self._plc_open_until - self.clock()
+        if left > 0:
+            return (f"the PLC directory {self.plc_url} failed {self._plc_failures} times in a row; "
+                    f"not asked again for {left:.0f}s")
+        return None
+
     async def _fetch(self, did: str) -> SigningKey:
         url = self.url_for(did)
+        plc = did.startswith("did:plc:")
+        if plc and (why := self._breaker_open()):
+            raise _NotAsked(f"{did}: {why}")
         client, sem = self._http()
-        self.fetches += 1
         try:
             async with sem:
-                body = await asyncio.wait_for(self._get(client, url), self.timeout)
+                if plc and (why := self._breaker_open()):  # it may have opened while we queued
+                    raise _NotAsked(f"{did}: {why}")
+                self.fetches += 1
+                try:
+                    body = await asyncio.wait_for(self._get(client, url), self.timeout)
+                except (TimeoutError, httpx.HTTPError, _ServerError):
+                    if plc:
+                        self._plc_failures += 1
+                        if self._plc_failures >= self.breaker_after:
+                            self._plc_open_until = self.clock() + self.breaker_cooldown
+                    raise
+                if plc:
+                    self._plc_failures = 0
         except TimeoutError as e:
             raise DidError(f"{did}: {url} did not answer within {self.timeout:g}s") from e
         except httpx.HTTPError as e:
@@ -300,6 +336,8 @@ class DidKeyResolver:
                 raise DidError(f"{url}: DID not found (404)")
             if r.status_code == 410:
                 raise DidError(f"{url}: DID is deactivated or tombstoned (410)")
+            if r.status_code >= 500:
+                raise _ServerError(f"{url}: HTTP {r.status_code}")
             if r.status_code != 200:
                 raise DidError(f"{url}: HTTP {r.status_code}")
             buf = bytearray()
