@@ -169,7 +169,7 @@ def collect(src: FirehoseSource, last: str, timeout: float = 20.0) -> list[tuple
     return asyncio.run(go())
 
 
-def test_bad_commits_are_rejected_and_the_stream_goes_on(tmp_path: Path, plc: PlcDirectory) -> None:
+def test_bad_commits_are_rejected_and_the_stream_goes_on(plc: PlcDirectory) -> None:
     ka, kb, stranger = Key("k256"), Key("p256"), Key("k256")
     plc.set(A, ka)
     plc.set(B, kb)

@@ -321,7 +321,7 @@ class FirehoseSource:
             raise BadBlock(f"commit is signed for {str(commit.get('did'))[:80]!r}, not the frame's repo")
         if body.get("rev") is not None and commit.get("rev") != body.get("rev"):
             raise BadBlock(f"commit rev {commit.get('rev')!r} differs from the frame's rev {body.get('rev')!r}")
-        if commit.get("version") not in (2, 3):
+        if commit.get("version") != 3:
             raise BadBlock(f"unsupported repo commit version {commit.get('version')!r}")
         sig = commit.get("sig")
         if not isinstance(sig, bytes):
