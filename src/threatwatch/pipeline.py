@@ -75,8 +75,8 @@ class Pipeline:
         self.notifiers = list(notifiers)
         # run(): after this many batches, judge in a helper process (None: never; see run)
         self.overlap_after = overlap_after
-        # helper processes that judge while this one reads and matches (0: judge in-process;
-        # helpers judge one batch per call, without the grouping below).
+        # helper processes that judge while this one reads and matches (0: judge in-process);
+        # helpers are sent the same groups of batches as below, one group per call.
         # Opt-in: with the trained judge, judging dominates and a helper gained nothing
         # measurable on 2 cores; with a cheap judge one helper gained ~37 % (BENCHMARKS.md)
         self.judge_helpers = judge_helpers
@@ -184,8 +184,9 @@ class Pipeline:
         per_source: Counter[str] = Counter()
         helpers: list[JudgeHelper] = []
         self.helpers_used = 0
-        # batches read and sent, oldest first: (batch, helper judging it or None, checkpoint)
-        pending: deque[tuple[_Prepared, JudgeHelper | None, tuple[str, str] | None]] = deque()
+        # groups of batches sent to helpers, oldest first: (batches with checkpoints, helper or None)
+        Group = list[tuple[_Prepared, tuple[str, str] | None]]
+        pending: deque[tuple[Group, JudgeHelper | None]] = deque()
         dealt = 0
 
         def record(st: RunStats) -> None:
@@ -198,31 +199,59 @@ class Pipeline:
                 h.close()
             helpers.clear()
 
+        def store_group(grp: Group, judgements: list[Judgement]) -> None:
+            """Store each batch of a judged group in order; a batch leaves the group only once
+            stored, so a retry after an error never stores it twice."""
+            k = 0
+            while grp:
+                prep, cp = grp[0]
+                st = self._finish(prep, judgements[k : k + len(prep.inputs)], cp)
+                grp.pop(0)
+                k += len(prep.inputs)
+                record(st)
+
         def finish_oldest() -> None:
-            prep, helper, cp = pending.popleft()
+            grp, helper = pending[0]
+            inputs = [x for prep, _ in grp for x in prep.inputs]
             judgements: list[Judgement] = []
             if helper is not None and helper in helpers:
                 try:
                     judgements = helper.result()  # each helper answers its own requests in order
                 except HelperDied:  # judge here from now on, including what is in flight
                     stop_helpers()
-            if prep.inputs and not judgements:
-                judgements = self.judge.judge_batch(prep.inputs)
-            record(self._finish(prep, judgements, cp))
+            if inputs and not judgements:
+                judgements = self.judge.judge_batch(inputs)
+            pending[0] = (grp, None)  # answered: a retry after a store error judges what is left here
+            store_group(grp, judgements)
+            pending.popleft()
 
-        group: list[tuple[_Prepared, tuple[str, str] | None]] = []  # batches waiting to be judged together
+        group: Group = []  # batches waiting to be judged together
+
+        def group_full() -> bool:
+            return sum(len(p.inputs) for p, _ in group) >= self.judge_group or len(group) >= _MAX_GROUP
 
         def flush_group() -> None:
-            """Judge the waiting batches' mentions in one call, then store each batch in order."""
+            """Judge the waiting batches' mentions in one call, here, then store them in order."""
             inputs = [x for prep, _ in group for x in prep.inputs]
-            judgements = self.judge.judge_batch(inputs) if inputs else []
-            k = 0
-            while group:  # a batch leaves the group only once stored, so a retry never stores it twice
-                prep, cp = group[0]
-                st = self._finish(prep, judgements[k : k + len(prep.inputs)], cp)
-                group.pop(0)
-                k += len(prep.inputs)
-                record(st)
+            store_group(group, self.judge.judge_batch(inputs) if inputs else [])
+
+        def send_group() -> None:
+            """Hand the waiting batches' mentions to the next helper as one call (calls of ~500
+            pairs judge about twice as fast as one 2,000-post batch's ~40); store older groups
+            while it works."""
+            nonlocal group, dealt
+            if not group:
+                return
+            inputs = [x for prep, _ in group for x in prep.inputs]
+            helper = None
+            if inputs and helpers:
+                helper = helpers[dealt % len(helpers)]
+                dealt += 1
+                helper.submit(inputs)
+            pending.append((group, helper))
+            group = []
+            while len(pending) > len(helpers):  # store older groups while helpers judge newer ones
+                finish_oldest()
 
         try:
             for n, batch in enumerate(batched(items, self.batch_size)):
@@ -244,27 +273,23 @@ class Pipeline:
                         record(self.process_batch(batch, checkpoint=cp))
                         continue
                     group.append((self._prepare(batch), cp))
-                    if sum(len(p.inputs) for p, _ in group) >= self.judge_group or len(group) >= _MAX_GROUP:
+                    if group_full():
                         flush_group()
                     continue
-                prep = self._prepare(batch)
-                helper = None
-                if prep.inputs:
-                    helper = helpers[dealt % len(helpers)]
-                    dealt += 1
-                    helper.submit(prep.inputs)
-                pending.append((prep, helper, cp))
-                while len(pending) > len(helpers):  # store older batches while helpers judge newer ones
-                    finish_oldest()
+                group.append((self._prepare(batch), cp))
+                if group_full():
+                    send_group()
+            if helpers:
+                send_group()
             flush_group()
             while pending:
                 finish_oldest()
         except Exception:
             try:  # keep what was read (and judged)
-                if group:
-                    flush_group()
                 while pending:
                     finish_oldest()
+                if group:
+                    flush_group()
             except Exception:  # the first error is the one to report
                 pass
             raise
