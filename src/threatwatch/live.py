@@ -426,7 +426,7 @@ def register(app: Any) -> None:
     def watch(
         source: Annotated[list[str], typer.Option(
             "--source", "-s",
-            help="jetstream[:URL[,URL...]] | firehose[:URL] | mastodon:INSTANCE[#hashtag|/local] | rss:URL "
+            help="jetstream[:URL[,URL...]] | firehose[:URL][?verify=0][&plc=URL] | mastodon:INSTANCE[#hashtag|/local] | rss:URL "
                  "(repeatable)")],
         watchlist: Annotated[str | None, typer.Option("--watchlist", "-w", help="Watchlist TOML file.")] = None,
         db: Annotated[str, typer.Option("--db", help="SQLite file path, or postgresql://... URL.")] = "threatwatch.sqlite",

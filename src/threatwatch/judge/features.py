@@ -158,7 +158,13 @@ _VIOLENT_EN = (
     r"up(?:pin|ping)? (?:the|my) (?:strap|pole|stick|blick|tool)|pull(?:in|ing)? up (?:on|at)|bus(?:t|tin|ting) (?:at|on)|"
     r"drop (?:him|her|them|'?em)|put (?:him|her|them|'?em) on a (?:t-?)?shirt|on sight|body (?:him|her|them)|"
     r"lay (?:him|her|them|'?em) down|spin(?:nin|ning)? (?:the|they|his|her|that) block|light (?:him|her|them|'?em) up|"
-    r"shoot (?:the place|it|that \w+) up|run down on"
+    r"shoot (?:the place|it|that \w+) up|run down on|"
+    # violence against a group or as a verdict ("they should all be shot", "wipe them out")
+    r"exterminat\w*|eradicate (?:them|'?em|all)|wipe (?:them|'?em|\w+) (?:all )?out|get rid of (?:them|'?em|all)|"
+    r"gas (?:them|'?em|all)|round (?:them|'?em) up|line (?:them|'?em) up|hunt (?:them|'?em|him|her|you) down|"
+    r"drown(?:ed|ing)?|poison(?:ed|ing)?|strangl\w+|run (?:them|'?em) down|cut (?:his|her|their|your) (?:throat|head off)|"
+    r"deserves? (?:a bullet|to (?:die|be (?:shot|killed|hanged|hung|burned|executed)))|"
+    r"should (?:all )?(?:be )?(?:shot|killed|hanged|hung|executed|burned|gassed|lynched)"
 )
 _VIOLENT_ES = (
     r"mat(?:ar|o|a|en|amos|arlo|arla|arlos|arlas|arte|aré|ará|aremos|arán)|"
@@ -176,7 +182,12 @@ _VIOLENT_ES = (
     r"tronar(?:lo|la|los|las|le)?|quebrar(?:lo|la|los|las)|tumbar(?:lo|la|los)|dar(?:le|les)? (?:cran|piso|chicharrón|baje)|"
     r"partir(?:le|les) (?:su|la) madre|rafague\w+|plomazos?|a balazos|a tiros|a madrazos|a putazos|madrazos|"
     r"cortar(?:le|les) (?:el cuello|la cabeza)|machete(?:ar|arlo|arla)|(?:se|te) (?:va|vas|van) a morir|"
-    r"van a (?:salir|acabar|terminar) (?:en bolsas|muertos|muertas)|vol(?:ar|arle|arles) la cabeza"
+    r"van a (?:salir|acabar|terminar) (?:en bolsas|muertos|muertas)|vol(?:ar|arle|arles) la cabeza|"
+    # contra un grupo o como veredicto ("hay que exterminarlos", "merecen un tiro")
+    r"extermin\w+|elimin(?:ar|arlos|arlas|emos) a todos|acab(?:ar|emos) con todos|gase(?:ar|arlos|arlas)|"
+    r"ahog(?:ar|arlo|arla|arlos|arlas)|envenen\w+|caz(?:ar|arlos|arlas)|"
+    r"merece(?:n)? (?:morir|un tiro|la muerte|la horca)|deberían (?:morir|ser (?:fusilad|ahorcad|quemad|ejecutad)\w*)|"
+    r"hay que (?:matar|fusilar|colgar|quemar|eliminar|exterminar)\w*|cortar(?:le|les) la garganta"
 )
 _INTENT = (
     r"i(?:'m| am|m) (?:going to|gonna|about to|finna|fixing to)|i(?:'ll| will| shall)|ima|imma|i'ma|ima gonna|"
@@ -189,7 +200,7 @@ _MEANS = (
     r"gun|guns|rifle|ar-?15|ak-?47|9mm|glock|pistol|shotgun|bullets?|ammo|rounds|knife|machete|gas(?:oline)?|"
     r"molotov|pipe bomb|explosives?|ied|rope|pistola|arma|armas|rifle|cuchillo|navaja|machete|gasolina|balas|"
     r"strap|straps|pole|blick|glizzy|chop|draco|heat|switch|extendo|mag|cuete|fierro|cuerno|"
-    r"cuerno de chivo|escopeta|explosivos|soga"
+    r"cuerno de chivo|escopeta|explosivos|soga|acid|ácido|crossbow|ballesta|poison|veneno"
 )
 _TIME_PLACE = (
     r"tomorrow|tonight|today|this (?:week|weekend|friday|monday|tuesday|wednesday|thursday|saturday|sunday)|"
@@ -262,7 +273,11 @@ _COUNTER = (
     r"la violencia no|nadie merece|no a la violencia|basta de amenazas|amenazar (?:a|no)|estamos con|todo mi apoyo|"
     r"a (?:quien|quienes|los que|las que) (?:pide|piden|pedís|llama|llaman|llamáis|amenaza|amenazan|amenazáis)|"
     r"quien (?:les|le|los|la|nos) amenace|dais asco|no con (?:gasolina|violencia|amenazas|balas)|"
-    r"to (?:whoever|the people|those) (?:threatening|calling for|who threatened)|deserve(?:s)? better|stand with"
+    r"to (?:whoever|the people|those) (?:threatening|calling for|who threatened)|deserve(?:s)? better|stand with|"
+    # negated violence: "I would never hurt", "no one should lay a hand on", "nadie debería tocar"
+    r"(?:would|will|could) never (?:hurt|harm|touch|kill)|(?:no one|nobody) (?:should|may|will) (?:ever )?(?:hurt|harm|touch|lay a hand)|"
+    r"jamás (?:le|les|lo|la|los|las) (?:haría|tocaría|haríamos)|nunca (?:le|les) (?:haría|haríamos) daño|"
+    r"nadie (?:debería|debe|puede) (?:tocar|hacer daño|lastimar|amenazar)"
 )
 _PROTEST = (
     r"march(?:ing)?|rally|protest(?:ing|s)?|picket|boycott|walkout|walk out|sit-in|petition|vote (?:her|him|them|'?em) out|"
