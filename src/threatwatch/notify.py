@@ -272,19 +272,49 @@ class WebhookNotifier(OutboxNotifier):
         self.client.close()
 
 
+class SMTPTLSError(RuntimeError):
+    """TLS to the mail relay could not be set up (untrusted certificate, no STARTTLS, ...).
+    Raised instead of ever falling back to plaintext; the delivery stays in the outbox."""
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+_SMTP_OPTIONS = ("to", "from", "starttls", "cafile")
+
+
 class SMTPNotifier(OutboxNotifier):
-    """Email each alert (plain text) over SMTP; STARTTLS or implicit TLS (smtps://)."""
+    """Email each alert (plain text) over SMTP; STARTTLS or implicit TLS (smtps://).
+
+    With `starttls` or `tls` the connection is encrypted and the server's certificate checked
+    (system CAs, or only those in `cafile` for a relay with a private CA) before any
+    credentials or alert text are sent; a server that cannot do TLS gets nothing but EHLO."""
 
     name = "email"
 
     def __init__(self, host: str, port: int, sender: str, to: Sequence[str], store: SQLStore, *,
                  user: str | None = None, password: str | None = None, starttls: bool = False,
-                 tls: bool = False, timeout: float = 20.0, **kw: Any) -> None:
+                 tls: bool = False, cafile: str | None = None, timeout: float = 20.0, **kw: Any) -> None:
         if not to:
             raise NotifyConfigError("email notifier: give at least one recipient (?to=addr)")
         self.host, self.port, self.sender, self.to = host, port, sender, list(to)
         self.user, self.password, self.starttls, self.tls, self.timeout = user, password, starttls, tls, timeout
+        self.cafile = cafile
+        if cafile is not None:
+            if not (tls or starttls):
+                raise NotifyConfigError(f"email notifier {host}:{port}: cafile={cafile} needs TLS; "
+                                        "add &starttls=1 or use smtps://")
+            self.ssl_context()  # fail now, naming the file, rather than on every delivery
         super().__init__(store, key=f"smtp:{host}:{port}:{','.join(self.to)}", **kw)
+        if user and not (tls or starttls):
+            self.log(f"notify {self.key}: WARNING: the SMTP password for {user} will be sent in clear "
+                     "text; add &starttls=1 or use smtps://")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Certificate- and hostname-checking context: the system CAs, or only `cafile`'s."""
+        try:
+            return ssl.create_default_context(cafile=self.cafile)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            raise NotifyConfigError(f"email notifier {self.host}:{self.port}: cafile={self.cafile}: cannot load "
+                                    f"CA certificates ({type(e).__name__}: {e}); give a PEM file") from e
 
     def message(self, delivery_id: int, payload: str) -> EmailMessage:
         a = json.loads(payload)
@@ -307,33 +337,83 @@ class SMTPNotifier(OutboxNotifier):
         return m
 
     def deliver(self, delivery_id: int, payload: str) -> None:
-        msg = self.message(delivery_id, payload)
-        ctx = ssl.create_default_context()
-        cls = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
-        kw: dict[str, Any] = {"context": ctx} if self.tls else {}
-        with cls(self.host, self.port, timeout=self.timeout, **kw) as s:
+        self.send(self.message(delivery_id, payload))
+
+    def send(self, msg: EmailMessage) -> None:
+        """Connect, secure the session as configured, log in, send. Any failure is raised
+        with the server's host:port in the message (the outbox stores it and retries)."""
+        where = f"{'smtps' if self.tls else 'smtp'}://{self.host}:{self.port}"
+        try:
+            self._send(msg, where)
+        except (SMTPTLSError, NotifyConfigError):
+            raise
+        except ssl.SSLCertVerificationError as e:
+            raise SMTPTLSError(f"{where}: the server's TLS certificate is not trusted ({e.verify_message}); "
+                               "if the relay uses a private CA, add &cafile=/path/to/ca.pem") from e
+        except ssl.SSLError as e:
+            raise SMTPTLSError(f"{where}: TLS failed: {e}") from e
+        except smtplib.SMTPAuthenticationError as e:
+            raise RuntimeError(f"{where}: login as {self.user} refused: {e.smtp_code} "
+                               f"{e.smtp_error.decode(errors='replace')}") from e
+        except (OSError, smtplib.SMTPException) as e:
+            raise RuntimeError(f"{where}: {type(e).__name__}: {e}") from e
+
+    def _send(self, msg: EmailMessage, where: str) -> None:
+        ctx = self.ssl_context() if (self.tls or self.starttls) else None
+        s: smtplib.SMTP
+        if self.tls:
+            s = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=ctx)
+        else:
+            s = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with s:
             if self.starttls and not self.tls:
-                s.starttls(context=ctx)
+                s.ehlo()
+                if not s.has_extn("starttls"):
+                    raise SMTPTLSError(f"{where} does not offer STARTTLS; refusing to continue in plaintext "
+                                       "(the password and the alert would travel in clear); enable STARTTLS on the "
+                                       "relay or use its implicit-TLS port with smtps://")
+                try:
+                    s.starttls(context=ctx)
+                except smtplib.SMTPResponseException as e:
+                    raise SMTPTLSError(f"{where} refused STARTTLS ({e.smtp_code} "
+                                       f"{e.smtp_error.decode(errors='replace')}); not sending in plaintext") from e
+            if (self.tls or self.starttls) and not isinstance(s.sock, ssl.SSLSocket):
+                raise SMTPTLSError(f"{where}: the session is not encrypted; not sending credentials")  # never
             if self.user:
                 s.login(self.user, self.password or "")
             s.send_message(msg)
 
 
 def parse_smtp_url(url: str, store: SQLStore, *, password: str | None = None, **kw: Any) -> SMTPNotifier:
-    """smtp://[user@]host[:port]?to=a@x,b@y[&from=addr][&starttls=1]; smtps:// = implicit TLS."""
+    """smtp://[user@]host[:port]?to=a@x,b@y[&from=addr][&starttls=1][&cafile=/path/ca.pem];
+    smtps:// = implicit TLS. Unknown options are refused: a typo such as `startls=1` must not
+    quietly send the password in clear."""
     u = urlsplit(url)
     if u.scheme not in ("smtp", "smtps") or not u.hostname:
         raise NotifyConfigError(f"--notify {url}: expected smtp://[user@]host[:port]?to=ADDR (or smtps://)")
-    q = {k: v[-1] for k, v in parse_qs(u.query).items()}
+    q = {k: v[-1] for k, v in parse_qs(u.query, keep_blank_values=True).items()}
+    unknown = sorted(set(q) - set(_SMTP_OPTIONS))
+    if unknown:
+        raise NotifyConfigError(f"--notify {url}: unknown option(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(_SMTP_OPTIONS)}")
     to = [a.strip() for a in q.get("to", "").split(",") if a.strip()]
     if not to:
         raise NotifyConfigError(f"--notify {url}: add the recipients, e.g. ?to=desk@example.org")
+    flag = q.get("starttls", "").lower()
+    if flag not in _TRUE + _FALSE:
+        raise NotifyConfigError(f"--notify {url}: starttls={q['starttls']}: use starttls=1 (or 0)")
+    starttls = flag in _TRUE
     tls = u.scheme == "smtps"
-    port = u.port or (465 if tls else (587 if q.get("starttls") in ("1", "true", "yes") else 25))
+    if tls and starttls:
+        raise NotifyConfigError(f"--notify {url}: smtps:// is already TLS from the first byte; drop starttls=1")
+    try:
+        port = u.port or (465 if tls else (587 if starttls else 25))
+    except ValueError as e:
+        raise NotifyConfigError(f"--notify {url}: bad port ({e})") from e
     sender = q.get("from") or f"threatwatch@{u.hostname}"
     return SMTPNotifier(u.hostname, port, sender, to, store, user=unquote(u.username) if u.username else None,
                         password=password if password is not None else (unquote(u.password) if u.password else None),
-                        starttls=q.get("starttls") in ("1", "true", "yes"), tls=tls, **kw)
+                        starttls=starttls, tls=tls, cafile=q.get("cafile") or None, **kw)
 
 
 def build_notifiers(specs: Sequence[str], store: SQLStore, *, secret_env: str = "THREATWATCH_WEBHOOK_SECRET",
