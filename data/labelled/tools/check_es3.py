@@ -70,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     words = [len(r["text"].split()) for r in rows]
     print(f"no target: {empty} ({100 * empty / n:.0f}%); newest 10 targets: {new} ({100 * new / n:.0f}%)")
-    print(f"mostly upper-case: {caps} ({100 * caps / n:.0f}%); words min/median/max: "
-          f"{min(words, default=0)}/{sorted(words)[len(words) // 2] if words else 0}/{max(words, default=0)}")
+    print(
+        f"mostly upper-case: {caps} ({100 * caps / n:.0f}%); words min/median/max: "
+        f"{min(words, default=0)}/{sorted(words)[len(words) // 2] if words else 0}/{max(words, default=0)}"
+    )
 
     for e in errors:
         print("ERROR", e, file=sys.stderr)
