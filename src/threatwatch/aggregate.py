@@ -262,8 +262,6 @@ def spike_payload(s: Spike) -> dict[str, Any]:
 def _email_spike(n: Any, s: Spike) -> None:
     """Email a spike with an SMTP notifier's settings (threatwatch.notify.SMTPNotifier words
     only alerts): plain text, aggregates only."""
-    import smtplib
-    import ssl
     from email.message import EmailMessage
     from email.utils import formatdate, make_msgid
 
@@ -276,16 +274,7 @@ def _email_spike(n: Any, s: Spike) -> None:
     m.set_content(f"{s.describe()}.\n\nActivity toward this target is far above its usual level for this "
                   "time of the week. Counts only; see the overview in the review desk for the trend "
                   "and the alert queue for any posts that need a decision.\n")
-    tls, starttls = bool(getattr(n, "tls", False)), bool(getattr(n, "starttls", False))
-    ctx = ssl.create_default_context()
-    kw: dict[str, Any] = {"context": ctx} if tls else {}
-    cls = smtplib.SMTP_SSL if tls else smtplib.SMTP
-    with cls(n.host, n.port, timeout=getattr(n, "timeout", 20.0), **kw) as c:
-        if starttls and not tls:
-            c.starttls(context=ctx)
-        if getattr(n, "user", None):
-            c.login(n.user, getattr(n, "password", None) or "")
-        c.send_message(m)
+    n.send(m)  # the notifier's own TLS, CA file and login rules, and its errors naming the server
 
 
 def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any]) -> list[Spike]:
@@ -311,7 +300,7 @@ def notify_spikes(store: Any, spikes: Iterable[Spike], notifiers: Iterable[Any])
                     n.deliver(0, json.dumps(spike_payload(s), ensure_ascii=False))
                 elif hasattr(n, "notify_text"):
                     n.notify_text(f"threatwatch spike: {s.target}", s.describe())
-                elif all(hasattr(n, a) for a in ("host", "port", "sender", "to")):
+                elif hasattr(n, "send") and all(hasattr(n, a) for a in ("sender", "to")):
                     _email_spike(n, s)
                 else:  # e.g. an email notifier that only knows how to word alerts
                     store.audit("system", "spike.notify_skipped", f"target:{s.target}",
