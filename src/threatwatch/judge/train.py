@@ -267,10 +267,11 @@ PROTECTED_KINDS = ("hyperbole", "insult", "criticism", "satire", "protest", "new
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, langs: list[str], kinds: list[str],
-                     max_far: float = 0.02) -> float:
+                     max_far: float = 0.02, fallback: float = 0.5) -> float:
     """Highest-recall threshold whose protected-speech false-alert rate is <= max_far in every
-    language (all protected kinds pooled per language), and never below 0.2."""
-    best = 0.5
+    language (all protected kinds pooled per language), and never below 0.2; `fallback` when
+    no threshold up to 0.95 meets it."""
+    best = fallback
     for thr in np.round(np.arange(0.2, 0.951, 0.01), 2):
         ok = True
         for lg in set(langs):
@@ -419,8 +420,10 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
     meta_neg = load_metacorps(data_dir)
     # the threat head answers "is this a threat, given the post is about the target": off-target
     # rows train the on-target head instead (the judge gates threats on it)
-    T_tr = [r for r in lab_tr if r.target and r.on_target == 1] + meta_neg
-    T_dev = [r for r in lab_dev if r.target]
+    # rows naming no watched target (on_target 1) teach "does this threaten anyone": `classify`
+    # and `eval` judge such posts too; they come last in T_dev, after the rows O_dev aligns with
+    T_tr = [r for r in lab_tr if r.on_target == 1] + meta_neg
+    T_dev = [r for r in lab_dev if r.target] + [r for r in lab_dev if not r.target]
     yt_tr = np.array([0 if r.threat == "none" or r.on_target == 0 else 1 for r in T_tr])
     yt_dev = np.array([0 if r.threat == "none" or r.on_target == 0 else 1 for r in T_dev])
     wt = np.array([0.3 if r.src == "metacorps" else 1.0 for r in T_tr])
@@ -497,7 +500,7 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
     # threshold and threat dev metrics with the on-target gate, as the judge applies it
     threshold = 0.5
     if len(p_final):
-        po_thr = np.array([po[i] for i in range(len(O_dev))])
+        po_thr = np.concatenate([po[: len(O_dev)], np.ones(len(T_dev) - len(O_dev))])  # no target: no gate
         gated = np.where(po_thr >= 0.5, p_final, 0.0)
         threshold = choose_threshold(gated, yt_dev, thr_langs, kinds)
         log(f"threat: cascade fast-min {c_thr:.4f}; threshold {threshold:.2f} "
@@ -559,10 +562,21 @@ def _runtime_threshold(out: Path, meta: dict, dev: list[Row], watchlist: Watchli
     kinds = [r.kind if r.on_target == 1 else "off_target" for r in dev]
     langs = [r.lang for r in dev]
     gated = np.array([j.threat_score if j.on_target else 0.0 for j in res])
-    thr = choose_threshold(gated, y, langs, kinds)
+    # Two thresholds: alerts always concern a watched target, so the rows naming one choose the
+    # alert threshold alone; rows naming none (what `classify`/`eval` see without a target)
+    # choose their own, when there are enough of them to measure a 2 % rate.
+    has_t = np.array([bool(r.target) for r in dev])
+    sub = lambda a, m: [x for x, k in zip(a, m, strict=True) if k]  # noqa: E731
+    thr = choose_threshold(gated[has_t], y[has_t], sub(langs, has_t), sub(kinds, has_t))
+    n_nt = int((~has_t).sum())
+    # no threshold may meet 2 % on so few rows: then 0.9, the strictest that still finds most threats
+    thr_nt = (choose_threshold(gated[~has_t], y[~has_t], sub(langs, ~has_t), sub(kinds, ~has_t), fallback=0.9)
+              if n_nt >= 60 else thr)
     meta["threshold"] = thr
+    meta["threshold_no_target"] = thr_nt
+    log(f"threshold {thr:.2f} on {int(has_t.sum())} dev rows naming a target; {thr_nt:.2f} on {n_nt} naming none")
     m = meta["dev_metrics"]
-    flag = gated >= thr
+    flag = gated >= np.where(has_t, thr, thr_nt)
     for lg in sorted(set(langs)) + ["all"]:
         sel = np.array([lg in ("all", x) for x in langs])
         rec = float(flag[sel & (y == 1)].mean()) if (sel & (y == 1)).any() else float("nan")
