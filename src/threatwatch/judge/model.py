@@ -340,6 +340,10 @@ class TrainedJudge:
         self.meta = json.loads((d / "judge.json").read_text(encoding="utf-8"))
         self.sent_fast = Head(arrays, "sent_fast")
         self.sent_full = Head(arrays, "sent_full")
+        # overall sentiment of posts naming no target: heads trained on public tweets alone (older
+        # weights have none and use the toward-target heads)
+        self.osent_fast = Head(arrays, "osent_fast") if "osent_fast.b" in arrays else self.sent_fast
+        self.osent_full = Head(arrays, "osent_full") if "osent_full.b" in arrays else self.sent_full
         self.thr_fast = Head(arrays, "thr_fast")
         self.thr_full = Head(arrays, "thr_full")
         self.sub = Head(arrays, "sub")
@@ -363,6 +367,15 @@ class TrainedJudge:
         self._matchers: dict[str, object] = {}
 
     # -- helpers
+    @staticmethod
+    def _sent(toward: Head, overall: Head, has_t: np.ndarray, H: HashedBatch, d: dict[str, np.ndarray]) -> np.ndarray:
+        """Sentiment logits: toward the target where there is one, overall where there is none."""
+        if toward is overall or has_t.all():
+            return toward.logits_batch(H, d)
+        if not has_t.any():
+            return overall.logits_batch(H, d)
+        return np.where(has_t[:, None], toward.logits_batch(H, d), overall.logits_batch(H, d))
+
     def _embed_cached(self, texts: list[str]) -> np.ndarray:
         """Embeddings of `texts`, each distinct text embedded once and kept in a bounded LRU:
         reposts, copypasta campaigns and one post naming several targets recur within minutes."""
@@ -435,7 +448,7 @@ class TrainedJudge:
         SO = np.stack([self._zero3 if it.target is not None else self.s_off.get(it.lang or "", self._zero3)
                        for it in items])
         # fast pass, every row
-        PS = _softmax_rows(self.sent_fast.logits_batch(H, {"l": L, "c": C}) + SO)
+        PS = _softmax_rows(self._sent(self.sent_fast, self.osent_fast, has_t, H, {"l": L, "c": C}) + SO)
         af, bf = self.cal["fast"]
         ZT = self.thr_fast.logits_batch(H, {"c": C, "l": L})[:, 0]
         PT = _sigmoid_arr(af * ZT + bf)
@@ -448,7 +461,7 @@ class TrainedJudge:
             E = self._embed_cached([items[i].text for i in idx])
             Hs = H.take(idx)
             d = {"l": L[idx], "c": C[idx], "e": E}
-            PS[idx] = _softmax_rows(self.sent_full.logits_batch(Hs, d) + SO[idx])
+            PS[idx] = _softmax_rows(self._sent(self.sent_full, self.osent_full, has_t[idx], Hs, d) + SO[idx])
             af2, bf2 = self.cal["full"]
             PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)
             SUB = np.zeros((n, len(SUBTYPES)), dtype=np.float32)
