@@ -88,13 +88,20 @@ def test_sqlite_postgres_and_three_workers_agree(corpus: Path, reference: dict[s
     assert snapshot(pg_store) == {k: v for k, v in reference.items() if k != "already_counted"}
     pg_store.close()
 
-    # three workers on Redis + PostgreSQL, fed by `publish`
+    # three workers on Redis + PostgreSQL, fed by `publish`. The workers start first and the
+    # entries are published only once all three are reading, so the work is shared whatever the
+    # machine's load (started after the publish, the first worker could take everything before
+    # the others had loaded).
     db = pg_server.create_db()
+    procs = [start_worker(redis_server.url, db, f"w{i}", "--exit-when-idle", "8") for i in range(3)]
+    for p in procs:
+        assert p.stderr is not None
+        while "reading" not in (line := p.stderr.readline()):
+            assert line, f"worker ended before reading: {p.communicate()}"
     out = subprocess.run(bus_cli("publish", "--bus", redis_server.url, str(corpus)), capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert f"total: {N_POSTS + N_POSTS // 50 + N_POSTS // 97:,}" in out.stdout
-    procs = [start_worker(redis_server.url, db, f"w{i}", "--exit-when-idle", "1") for i in range(3)]
     logs = [finish(p) for p in procs]
     shares = [int(log.rsplit("worker w", 1)[1].split(": ", 1)[1].split(" entries")[0].replace(",", "")) for log in logs]
     assert sum(shares) == N_POSTS + N_POSTS // 50 + N_POSTS // 97
