@@ -331,6 +331,16 @@ def tune_sentiment(data_dir: Path, cache: EmbeddingCache, arrays: dict, conf: fl
     return out
 
 
+def _sent_metrics(name: str, dname: str, pred: np.ndarray, rows: list[Row], metrics: dict, log) -> None:  # noqa: ANN001
+    """Macro-recall and macro-F1 of one head's predictions, per source file, logged and kept."""
+    yt = np.array([r.sentiment for r in rows])
+    for src in sorted({r.src for r in rows}):
+        m = np.array([r.src == src for r in rows])
+        mr, mf = _macro(yt[m], pred[m], SENTIMENT_LABELS)
+        metrics[f"{name}/{dname}/{src}"] = {"macro_recall": round(mr, 4), "macro_f1": round(mf, 4), "n": int(m.sum())}
+        log(f"{name:10s} {src:22s} macro-recall {mr:.3f} macro-F1 {mf:.3f} (n={int(m.sum())})")
+
+
 def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cache: EmbeddingCache,
                      arrays: dict, metrics: dict, sizes: dict, quick: bool, log) -> list[str]:  # noqa: ANN001
     """Sentiment heads (fast: n-grams + cues; full: + USE) on public tweets + the labelled set."""
@@ -350,28 +360,15 @@ def _train_sentiment(data_dir: Path, lab_tr: list[Row], lab_dev: list[Row], cach
         clf = _fit(f_tr, y, blocks, C, w, balanced=True)
         _export(clf, blocks, sizes, name, arrays)
         for dname, fd, rows in (("public-dev", f_dev, s_dev), ("labelled-dev", f_ldev, lab_dev_s)):
-            if not rows:
-                continue
-            pred = clf.predict(_stack(fd, blocks))
-            yt = np.array([r.sentiment for r in rows])
-            for src in sorted({r.src for r in rows}):
-                m = np.array([r.src == src for r in rows])
-                mr, mf = _macro(yt[m], pred[m], SENTIMENT_LABELS)
-                metrics[f"{name}/{dname}/{src}"] = {"macro_recall": round(mr, 4), "macro_f1": round(mf, 4), "n": int(m.sum())}
-                log(f"{name:9s} {src:22s} macro-recall {mr:.3f} macro-F1 {mf:.3f} (n={int(m.sum())})")
+            if rows:
+                _sent_metrics(name, dname, clf.predict(_stack(fd, blocks)), rows, metrics, log)
         # the same head on the public tweets alone judges posts that name no target: the labelled
         # rows (sentiment toward a target, weight 5) cost overall tweet sentiment 0.02 macro-recall
         n_pub = len(s_tr)
         f_pub = {k: v[:n_pub] for k, v in f_tr.items()}
         oclf = _fit(f_pub, y[:n_pub], blocks, C, None, balanced=True)
         _export(oclf, blocks, sizes, "o" + name, arrays)
-        pred = oclf.predict(_stack(f_dev, blocks))
-        yt = np.array([r.sentiment for r in s_dev])
-        for src in sorted({r.src for r in s_dev}):
-            m = np.array([r.src == src for r in s_dev])
-            mr, mf = _macro(yt[m], pred[m], SENTIMENT_LABELS)
-            metrics[f"o{name}/public-dev/{src}"] = {"macro_recall": round(mr, 4), "macro_f1": round(mf, 4), "n": int(m.sum())}
-            log(f"o{name:8s} {src:22s} macro-recall {mr:.3f} macro-F1 {mf:.3f} (n={int(m.sum())}, no-target head)")
+        _sent_metrics("o" + name, "public-dev", oclf.predict(_stack(f_dev, blocks)), s_dev, metrics, log)
         if name == "sent_fast":
             pf = clf.predict_proba(_stack(f_dev, blocks)).max(axis=1)
             conf = 0.5
