@@ -63,3 +63,8 @@ def test_typoed_table_name_is_named() -> None:
         parse_watchlist('[[targets]]\nname = "X"\nkind = "place"\n', "wl.toml")
     with pytest.raises(ConfigError, match=r"wl\.toml: unknown top-level key\(s\) 'treshold'"):
         parse_watchlist('treshold = 0.4\n[[target]]\nname = "X"\nkind = "place"\n', "wl.toml")
+
+
+def test_group_kind_for_a_watched_community() -> None:
+    wl = parse_watchlist('[[target]]\nname = "migrants"\nkind = "group"\naliases = ["refugees"]\n', "w.toml")
+    assert wl.targets[0].kind == "group"

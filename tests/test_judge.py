@@ -187,3 +187,24 @@ def test_batch_judging_matches_one_at_a_time(judge, wl):
         (one,) = judge.judge_batch([it])
         assert (one.threat, one.sentiment, one.on_target) == (b.threat, b.sentiment, b.on_target)
         assert abs(one.threat_score - b.threat_score) < 1e-4
+
+
+def test_shouted_posts_are_embedded_in_lower_case():
+    """The cased encoder splits SHOUTED words into fragments; mostly-capital posts are lower-cased
+    before embedding, short acronyms and ordinary posts are left alone."""
+    from threatwatch.judge.model import embed_form
+
+    assert embed_form("I'M GOING TO BEAT HIM UNTIL HE STOPS BREATHING") == "i'm going to beat him until he stops breathing"
+    assert embed_form("ICE agents at the station") == "ICE agents at the station"
+    assert embed_form("ICE ICE") == "ICE ICE"  # too few letters to call it shouting
+
+
+def test_group_targets_are_judged_like_people_and_places(judge):
+    """A community can be watched (kind = group): a call to kill its members is an alert."""
+    from threatwatch.config import Target
+
+    t = Target(name="migrants", kind="group", aliases=["immigrants", "refugees"])
+    out = judge.judge_batch([JudgeInput(text="someone should shoot every one of the refugees at the shelter tonight",
+                                        lang="en", target=t),
+                             JudgeInput(text="refugees are welcome here, proud of our town", lang="en", target=t)])
+    assert out[0].threat != "none" and out[1].threat == "none"
