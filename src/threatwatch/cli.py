@@ -77,6 +77,9 @@ def run(
     lang_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the language.")] = None,
     platform: Annotated[str | None, typer.Option(help="CSV/JSONL: platform name for these posts.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    judge_helpers: Annotated[int, typer.Option(
+        help="Helper processes that judge while this one reads, matches and stores (long runs only; "
+             "2 measured fastest on 2 cores, BENCHMARKS.md).", min=0)] = 0,
 ) -> None:
     """Run the whole pipeline over files: read, normalise, match, judge, count, alert, store."""
     from .judge import load_judge
@@ -94,7 +97,7 @@ def run(
     store = open_store(db)
     mapping = mapping_from_options(text=text_col, id=id_col, created_at=time_col, author=author_col,
                                    url=url_col, lang=lang_col, platform=platform)
-    pipe = Pipeline(wl, store, jd, batch_size=batch_size)
+    pipe = Pipeline(wl, store, jd, batch_size=batch_size, judge_helpers=judge_helpers)
     items = read_inputs(inputs, fmt, mapping=mapping)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
                   TextColumn("{task.completed:,} posts · {task.fields[alerts]} alerts"), TimeElapsedColumn(),

@@ -77,8 +77,8 @@ class Pipeline:
         self.overlap_after = overlap_after
         # helper processes that judge while this one reads and matches (0: judge in-process);
         # helpers are sent the same groups of batches as below, one group per call.
-        # Opt-in: with the trained judge, judging dominates and a helper gained nothing
-        # measurable on 2 cores; with a cheap judge one helper gained ~37 % (BENCHMARKS.md)
+        # Opt-in (`threatwatch run --judge-helpers N`): on 2 cores two helpers gained ~16 % over
+        # judging in-process with the trained judge, one helper nothing (BENCHMARKS.md)
         self.judge_helpers = judge_helpers
         self.helpers_used = 0  # how many helpers the last run() started (for benchmarks)
         # run(): judge the mentions of consecutive batches together, up to this many pairs (or
@@ -336,6 +336,9 @@ class JudgeHelper:
     def __init__(self, judge_name: str) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)  # the same threatwatch as ours
+        # a helper is one of several processes sharing the cores: one embedding thread each
+        # (measured on 2 cores: 2 helpers x 1 thread 44,760 posts/s; in-process, 2 threads 38,680)
+        env.setdefault("THREATWATCH_EMBED_THREADS", "1")
         self._proc = subprocess.Popen(
             [sys.executable, "-c", "from threatwatch.pipeline import _helper_main; _helper_main()", judge_name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
