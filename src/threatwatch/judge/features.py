@@ -114,24 +114,6 @@ def hashed_matrix(texts: list[str], folded: list[str], spans: list[list[tuple[in
     return sparse.diags(1.0 / norms) @ m
 
 
-def hashed_vec(ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse L2-normalised counts (bucket ids, values), computed once per pair for all heads."""
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    u, c = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-    c = c.astype(np.float32)
-    c /= np.sqrt((c * c).sum())
-    return u, c
-
-
-def hashed_dot(ids: list[int] | tuple[np.ndarray, np.ndarray], w: np.ndarray) -> np.ndarray:
-    """Inference: L2-normalised hashed counts times a (N_HASH, k) weight matrix."""
-    u, c = ids if isinstance(ids, tuple) else hashed_vec(ids)
-    if not len(u):
-        return np.zeros(w.shape[1], dtype=np.float32)
-    return c @ w[u].astype(np.float32)
-
-
 # ---------------------------------------------------------------------------------------------
 # Cues. Each family has a sign: + pushes toward a threat, - toward protected speech.
 # Patterns run on the lower-cased ORIGINAL text (and the folded text for evasions).

@@ -22,7 +22,7 @@ import numpy as np
 from ..config import Target
 from ..normalise import fold
 from .base import SENTIMENT_LABELS, SUBTYPES, Cue, JudgeInput, Judgement
-from .features import N_HASH, CueResult, find_cues, hashed_dot, pair_ids, tokens
+from .features import N_HASH, CueResult, find_cues, pair_ids, tokens
 
 N_ONT_FAST = 16
 N_ONT = N_ONT_FAST + 3
@@ -221,14 +221,6 @@ class Head:
         self.h = self.blocks.pop("h", None)
         self.dense = {k: v.astype(np.float32) for k, v in self.blocks.items()}
 
-    def logits(self, ids: tuple[np.ndarray, np.ndarray] | None, dense: dict[str, np.ndarray]) -> np.ndarray:
-        z = self.b.copy()
-        if self.h is not None and ids is not None:
-            z += hashed_dot(ids, self.h)
-        for k, w in self.dense.items():
-            z += dense[k] @ w
-        return z
-
     def logits_batch(self, hashed: HashedBatch | None, dense: dict[str, np.ndarray]) -> np.ndarray:
         """(n, k) logits of n rows at once: one gather and a few GEMMs instead of n small calls."""
         n = next(iter(dense.values())).shape[0] if dense else (hashed.n if hashed else 0)
@@ -241,29 +233,23 @@ class Head:
 
 
 class HashedBatch:
-    """The sparse hashed-count rows of a batch, flattened: row i owns entries starts[i]:ends[i]."""
+    """The sparse hashed-count rows of a batch, flattened: entry k is bucket u[k] with weight
+    c[k] in row row[k] (counts L2-normalised per row, as training's `hashed_matrix`)."""
 
-    def __init__(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        self.n = len(rows)
-        lens = np.fromiter((len(u) for u, _ in rows), dtype=np.int64, count=self.n)
-        self.u = np.concatenate([u for u, _ in rows]) if self.n else np.zeros(0, np.int64)
-        self.c = np.concatenate([c for _, c in rows]).astype(np.float32) if self.n else np.zeros(0, np.float32)
-        self.row = np.repeat(np.arange(self.n), lens)
+    def __init__(self, n: int, u: np.ndarray, c: np.ndarray, row: np.ndarray) -> None:
+        self.n, self.u, self.c, self.row = n, u, c, row
 
     @classmethod
     def from_ids(cls, id_lists: list[list[int]]) -> HashedBatch:
-        """Rows from raw bucket ids: counts, L2-normalised per row (as `hashed_vec`), with one
-        `np.unique` over the whole batch instead of one per row."""
-        b = cls([])
-        b.n = len(id_lists)
-        lens = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=b.n)
+        """Rows from raw bucket ids, with one `np.unique` over the whole batch."""
+        n = len(id_lists)
+        lens = np.fromiter((len(x) for x in id_lists), dtype=np.int64, count=n)
         flat = np.fromiter((i for x in id_lists for i in x), dtype=np.int64, count=int(lens.sum()))
-        keys, counts = np.unique(np.repeat(np.arange(b.n, dtype=np.int64), lens) * N_HASH + flat, return_counts=True)
-        b.row, b.u = keys // N_HASH, keys % N_HASH
+        keys, counts = np.unique(np.repeat(np.arange(n, dtype=np.int64), lens) * N_HASH + flat, return_counts=True)
+        row, u = keys // N_HASH, keys % N_HASH
         c = counts.astype(np.float32)
-        norm = np.sqrt(np.bincount(b.row, weights=c * c, minlength=b.n)).astype(np.float32)
-        b.c = c / norm[b.row]
-        return b
+        norm = np.sqrt(np.bincount(row, weights=c * c, minlength=n)).astype(np.float32)
+        return cls(n, u, c / norm[row], row)
 
     def dot(self, w: np.ndarray) -> np.ndarray:
         out = np.zeros((self.n, w.shape[1]), dtype=np.float32)
@@ -274,18 +260,11 @@ class HashedBatch:
         return out
 
     def take(self, idx: np.ndarray) -> HashedBatch:
-        sub = HashedBatch([])
+        """The rows `idx` (in that order) as a batch of their own."""
         keep = np.isin(self.row, idx)
         remap = np.full(self.n, -1, dtype=np.int64)
         remap[idx] = np.arange(len(idx))
-        sub.n, sub.u, sub.c, sub.row = len(idx), self.u[keep], self.c[keep], remap[self.row[keep]]
-        return sub
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max()
-    e = np.exp(z)
-    return e / e.sum()
+        return HashedBatch(len(idx), self.u[keep], self.c[keep], remap[self.row[keep]])
 
 
 def _softmax_rows(z: np.ndarray) -> np.ndarray:
@@ -296,10 +275,6 @@ def _softmax_rows(z: np.ndarray) -> np.ndarray:
 
 def _sigmoid_arr(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
-
-
-def _sigmoid(x: float) -> float:
-    return float(1.0 / (1.0 + np.exp(-np.clip(x, -30, 30))))
 
 
 def default_weights_dir() -> Path:
