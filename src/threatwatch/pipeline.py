@@ -212,7 +212,7 @@ class Pipeline:
 
         def finish_oldest() -> None:
             grp, helper = pending[0]
-            inputs = [x for prep, _ in grp for x in prep.inputs]
+            inputs = _group_inputs(grp)
             judgements: list[Judgement] = []
             if helper is not None and helper in helpers:
                 try:
@@ -232,7 +232,7 @@ class Pipeline:
 
         def flush_group() -> None:
             """Judge the waiting batches' mentions in one call, here, then store them in order."""
-            inputs = [x for prep, _ in group for x in prep.inputs]
+            inputs = _group_inputs(group)
             store_group(group, self.judge.judge_batch(inputs) if inputs else [])
 
         def send_group() -> None:
@@ -242,7 +242,7 @@ class Pipeline:
             nonlocal group, dealt
             if not group:
                 return
-            inputs = [x for prep, _ in group for x in prep.inputs]
+            inputs = _group_inputs(group)
             helper = None
             if inputs and helpers:
                 helper = helpers[dealt % len(helpers)]
@@ -312,6 +312,11 @@ class Pipeline:
 
 
 _source_of = attrgetter("source")
+
+
+def _group_inputs(group: list[tuple[_Prepared, tuple[str, str] | None]]) -> list[JudgeInput]:
+    """The judge inputs of a group of batches, in batch order (what one judge call gets)."""
+    return [x for prep, _ in group for x in prep.inputs]
 _MAX_GROUP = 16  # batches held back at most while gathering mentions to judge together
 
 
