@@ -248,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         probes = "probe" in f.name
         errors += check_file(f, targets, "enp" if probes else "en", args.min_per_kind, probes, main_texts)
+    return finish(errors)
+
+
+def finish(errors: list[str]) -> int:
+    """Print every error (stderr) and the count; the exit status: 1 if any."""
     for e in errors:
         print("ERROR", e, file=sys.stderr)
     print(f"\n{len(errors)} error(s)")

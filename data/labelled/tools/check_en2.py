@@ -126,17 +126,20 @@ def main(argv: list[str] | None = None) -> int:
     errors += check_mentions(args.csv, rows, args.watchlist)
     errors += check_split_rule(args.csv, rows)
     errors += check_against_first_set(args.csv, rows, args.first_set)
-    caps = sum(
-        1
-        for _, r in rows
-        if sum(c.isupper() for c in r["text"]) > 0.6 * max(1, sum(c.isalpha() for c in r["text"]))
-    )
+    return summary(rows, errors)
+
+
+def mostly_upper(text: str) -> bool:
+    """Written mostly in capitals (the batches aim for a share of shouted posts)."""
+    return sum(c.isupper() for c in text) > 0.6 * max(1, sum(c.isalpha() for c in text))
+
+
+def summary(rows: list[tuple[int, dict[str, str]]], errors: list[str]) -> int:
+    """The batch's shouted and no-target counts, then every error; the exit status."""
+    caps = sum(1 for _, r in rows if mostly_upper(r["text"]))
     no_target = sum(1 for _, r in rows if not r["target"])
     print(f"mostly upper-case rows: {caps}; rows with no target: {no_target}")
-    for e in errors:
-        print("ERROR", e, file=sys.stderr)
-    print(f"\n{len(errors)} error(s)")
-    return 1 if errors else 0
+    return base.finish(errors)
 
 
 if __name__ == "__main__":

@@ -42,17 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     errors += en2.check_split_rule(args.csv, rows)
     for earlier in args.earlier:
         errors += en2.check_against_first_set(args.csv, rows, earlier)
-    caps = sum(
-        1
-        for _, r in rows
-        if sum(c.isupper() for c in r["text"]) > 0.6 * max(1, sum(c.isalpha() for c in r["text"]))
-    )
-    no_target = sum(1 for _, r in rows if not r["target"])
-    print(f"mostly upper-case rows: {caps}; rows with no target: {no_target}")
-    for e in errors:
-        print("ERROR", e, file=sys.stderr)
-    print(f"\n{len(errors)} error(s)")
-    return 1 if errors else 0
+    return en2.summary(rows, errors)
 
 
 if __name__ == "__main__":

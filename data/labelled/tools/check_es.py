@@ -23,6 +23,9 @@ import unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_en import finish  # noqa: E402  (sibling script: one way to report errors)
+
 HEADER = ["id", "text", "lang", "target", "threat", "kind", "sentiment", "on_target", "dialect", "split", "note"]
 THREAT_KINDS = {"direct", "conditional", "veiled"}
 NONE_KINDS = {
@@ -255,10 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{k:<16}{d:<10}{n:>5}")
         print(f"pairs: {len(prow) // 2}")
 
-    for e in errors:
-        print("ERROR", e, file=sys.stderr)
-    print(f"\n{len(errors)} error(s)")
-    return 1 if errors else 0
+    return finish(errors)
 
 
 if __name__ == "__main__":

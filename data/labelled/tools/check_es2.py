@@ -144,11 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     print(check_es.table(rows))
     empty = sum(r["target"] == NO_TARGET for r in rows)
     print(f"no target: {empty} rows ({100 * empty / max(len(rows), 1):.0f}%)")
-
-    for e in errors:
-        print("ERROR", e, file=sys.stderr)
-    print(f"\n{len(errors)} error(s)")
-    return 1 if errors else 0
+    return check_es.finish(errors)
 
 
 if __name__ == "__main__":

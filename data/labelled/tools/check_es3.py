@@ -78,20 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     n = max(len(rows), 1)
     empty = sum(r["target"] == check_es2.NO_TARGET for r in rows)
     new = sum(r["target"] in NEW_TARGETS for r in rows)
-    caps = sum(
-        sum(c.isupper() for c in r["text"]) > 0.6 * max(1, sum(c.isalpha() for c in r["text"])) for r in rows
-    )
+    caps = sum(check_en2.mostly_upper(r["text"]) for r in rows)
     words = [len(r["text"].split()) for r in rows]
     print(f"no target: {empty} ({100 * empty / n:.0f}%); newest 10 targets: {new} ({100 * new / n:.0f}%)")
     print(
         f"mostly upper-case: {caps} ({100 * caps / n:.0f}%); words min/median/max: "
         f"{min(words, default=0)}/{sorted(words)[len(words) // 2] if words else 0}/{max(words, default=0)}"
     )
-
-    for e in errors:
-        print("ERROR", e, file=sys.stderr)
-    print(f"\n{len(errors)} error(s)")
-    return 1 if errors else 0
+    return check_es.finish(errors)
 
 
 if __name__ == "__main__":
