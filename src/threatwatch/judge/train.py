@@ -577,8 +577,10 @@ def _runtime_threshold(out: Path, meta: dict, dev: list[Row], watchlist: Watchli
     langs = [r.lang for r in dev]
     gated = np.array([j.threat_score if j.on_target else 0.0 for j in res])
     # Two thresholds: alerts always concern a watched target, so the rows naming one choose the
-    # alert threshold alone; rows naming none (what `classify`/`eval` see without a target)
-    # choose their own, when there are enough of them to measure a 2 % rate.
+    # alert threshold; rows naming none (what `classify`/`eval` see without a target) choose
+    # their own, when there are enough of them to measure a 2 % rate. The alert threshold is then
+    # raised, if need be, until the whole dev split (both kinds of row, as `eval` reports it)
+    # stays within 2 % per language.
     has_t = np.array([bool(r.target) for r in dev])
     sub = lambda a, m: [x for x, k in zip(a, m, strict=True) if k]  # noqa: E731
     thr = choose_threshold(gated[has_t], y[has_t], sub(langs, has_t), sub(kinds, has_t))
@@ -586,6 +588,13 @@ def _runtime_threshold(out: Path, meta: dict, dev: list[Row], watchlist: Watchli
     # no threshold may meet 2 % on so few rows: then 0.9, the strictest that still finds most threats
     thr_nt = (choose_threshold(gated[~has_t], y[~has_t], sub(langs, ~has_t), sub(kinds, ~has_t), fallback=0.9)
               if n_nt >= 60 else thr)
+    prot_by_lang = [m for lg in sorted(set(langs))
+                    if (m := np.array([x == lg and k in PROTECTED_KINDS for x, k in zip(langs, kinds, strict=True)])).any()]
+    nt_flag = ~has_t & (gated >= thr_nt)
+    for cand in np.round(np.arange(thr, 0.951, 0.01), 2):
+        if all(np.where(has_t, gated >= cand, nt_flag)[m].mean() <= 0.02 for m in prot_by_lang):
+            thr = float(cand)
+            break
     meta["threshold"] = thr
     meta["threshold_no_target"] = thr_nt
     log(f"threshold {thr:.2f} on {int(has_t.sum())} dev rows naming a target; {thr_nt:.2f} on {n_nt} naming none")
