@@ -263,8 +263,10 @@ def _sig(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
 
 
+# the rate `eval` reports as protected-speech false alerts (off-target uses are reported apart:
+# counting them here would dilute the rate the threshold must keep to 2 %)
 PROTECTED_KINDS = ("hyperbole", "insult", "criticism", "satire", "protest", "news", "quote_condemn",
-                   "counter_speech", "support", "neutral", "off_target")
+                   "counter_speech", "support", "neutral")
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray, langs: list[str], kinds: list[str],
