@@ -17,6 +17,7 @@ import hyperscan
 import msgspec
 
 from .config import Target, Watchlist
+from .hscache import database
 from .normalise import fold, fold_many, fold_with_map, text_starts
 
 # Accent-insensitive letters, so "Lucia" finds "Lucía" and "Energia" finds "Energía".
@@ -92,17 +93,18 @@ class Matcher:
             t_ctx_neg = [fold(w).casefold() for w in t.negative_context]
             t_ctx_pos = [fold(w).casefold() for w in t.positive_context]
             self._ctx.append((t_ctx_neg, t_ctx_pos))
+        # compiled once per watchlist and machine, then loaded from the cache folder (`hscache`):
+        # a 38-target watchlist takes about 5 s to compile
         self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         if exprs:
             flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_SINGLEMATCH] * len(exprs)
-            self._db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+            self._db = database("aliases", exprs, ids, flags)
         # the same patterns reporting every match, to scan a whole batch joined by NUL bytes
         # (no alias pattern can match NUL, so no match spans two posts)
         self._batch_db: hyperscan.Database | None = None
         if exprs and not any(b"\x00" in e for e in exprs):
-            self._batch_db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._batch_db.compile(expressions=exprs, ids=ids, elements=len(exprs),
-                                   flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8] * len(exprs))
+            self._batch_db = database("aliases-batch", exprs, ids,
+                                      [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_UTF8] * len(exprs))
         self._empty = not exprs
 
     def candidates(self, folded: str) -> set[int]:

@@ -354,6 +354,15 @@ class TrainedJudge:
         self._ecache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.ecache_size = 8192  # 16 MiB of float32 embeddings
         self._matchers: dict[str, object] = {}
+        # compile the cue databases and load the encoder now rather than inside the first batch,
+        # where a live monitor's first alert would wait for them (about 1–2 s)
+        from .features import _databases
+
+        try:
+            _databases()
+        except Exception:  # noqa: BLE001 - no hyperscan: features fall back to regexes
+            pass
+        fast_encoder()
 
     # -- helpers
     @staticmethod
