@@ -106,7 +106,10 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
         console.print(f"    {g['lines']:,} lines, {g['bytes'] / 2**20:,.0f} MiB in {g['seconds']:.1f}s")
         step("parse", "parse", {})
         step("floor", "floor", {})
-        step("e2e", "e2e", {"db": str(tmp / "e2e.sqlite")})
+        # as `threatwatch run` runs by default (judge helper processes where there are 2 cores),
+        # and in one process for comparison
+        step("e2e", "e2e", {"db": str(tmp / "e2e.sqlite"), "helpers": "auto"})
+        step("e2e_single", "e2e", {"db": str(tmp / "e2e-single.sqlite"), "helpers": 0})
         if opts.compare_helper:
             step("e2e_helper", "e2e", {"db": str(tmp / "e2e-helper.sqlite"), "helpers": 1})
         step("judge", "judge", {"pairs": opts.judge_pairs, "judge_batch": opts.judge_batch, "single": opts.judge_single})
@@ -157,7 +160,7 @@ def rows(res: dict[str, Any]) -> list[Row]:
         e1 = res["e2e_helper"]
         out.append(("end to end with a judge helper process (judge_helpers=1)", f"{e1['rate']:,.0f} posts/s",
                     _ratio(e1["rate"], fr), cpu(e1.get("cpu_rate")), rss(e1), ""))
-    if "e2e_single" in res:  # older runs' name for the one-process figure
+    if "e2e_single" in res:
         e1 = res["e2e_single"]
         out.append(("end to end in one process (no judge helper process)", f"{e1['rate']:,.0f} posts/s",
                     _ratio(e1["rate"], fr), cpu(e1.get("cpu_rate")), rss(e1), ""))

@@ -160,8 +160,16 @@ def m_e2e(a: dict[str, Any]) -> dict[str, Any]:
     load_s = time.perf_counter() - t_load
     store = open_store(str(db))
     wl = _watchlist(a["watchlist"])
-    try:  # helpers: judge helper processes overlapping judging with reading/matching (opt-in)
-        pipe = (Pipeline(wl, store, judge, batch_size=a["batch_size"], judge_helpers=a["helpers"]) if a.get("helpers")
+    helpers = a.get("helpers") or 0
+    if helpers == "auto":  # as `threatwatch run` does by default
+        try:
+            from threatwatch.pipeline import auto_helpers
+        except ImportError:  # a source tree from before the default: one process
+            helpers = 0
+        else:
+            helpers = auto_helpers()
+    try:  # helpers: judge helper processes overlapping judging with reading/matching
+        pipe = (Pipeline(wl, store, judge, batch_size=a["batch_size"], judge_helpers=helpers) if helpers
                 else Pipeline(wl, store, judge, batch_size=a["batch_size"]))
     except TypeError:  # a source tree from before the helper: always one process
         pipe = Pipeline(wl, store, judge, batch_size=a["batch_size"])

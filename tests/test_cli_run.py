@@ -84,6 +84,9 @@ def test_bad_options_are_named(db: str) -> None:
     assert r.exit_code == 2 and "--week" in r.stderr
     r = run("run", "-w", WL, "--db", db, "--format", "myspace", str(CORE / "mixed.jsonl"))
     assert r.exit_code == 2 and "--format" in r.stderr
+    for bad in ("many", "-1"):
+        r = run("run", "-w", WL, "--db", db, "--judge-helpers", bad, str(CORE / "mixed.jsonl"))
+        assert r.exit_code == 2 and "--judge-helpers" in r.stderr and bad in r.stderr
 
 
 def test_read_commands_refuse_a_missing_store_and_bad_output(db: str, tmp_path: Path) -> None:

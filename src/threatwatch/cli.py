@@ -38,6 +38,22 @@ def _fail(msg: str) -> typer.Exit:
     return typer.Exit(EXIT_USAGE)
 
 
+def _helpers(value: str) -> int:
+    """--judge-helpers: 'auto' (2 where there are 2 cores or more: the fastest measured on 2
+    cores) or a count."""
+    if value.strip().lower() == "auto":
+        from .pipeline import auto_helpers
+
+        return auto_helpers()
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise _fail(f"--judge-helpers: expected 'auto' or a number >= 0, got {value!r}")
+    return n
+
+
 def _watchlist(path: Path) -> Watchlist:
     try:
         return load_watchlist(path)
@@ -77,9 +93,10 @@ def run(
     lang_col: Annotated[str | None, typer.Option(help="CSV/JSONL: column holding the language.")] = None,
     platform: Annotated[str | None, typer.Option(help="CSV/JSONL: platform name for these posts.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    judge_helpers: Annotated[int, typer.Option(
-        help="Helper processes that judge while this one reads, matches and stores (long runs only; "
-             "2 measured fastest on 2 cores, BENCHMARKS.md).", min=0)] = 0,
+    judge_helpers: Annotated[str, typer.Option(
+        help="Helper processes that judge while this one reads, matches and stores (long runs only): "
+             "a number, or 'auto' = 2 on a machine with 2 or more cores, else 0 (2 measured fastest "
+             "on 2 cores, BENCHMARKS.md).")] = "auto",
 ) -> None:
     """Run the whole pipeline over files: read, normalise, match, judge, count, alert, store."""
     from .judge import load_judge
@@ -97,7 +114,7 @@ def run(
     store = open_store(db)
     mapping = mapping_from_options(text=text_col, id=id_col, created_at=time_col, author=author_col,
                                    url=url_col, lang=lang_col, platform=platform)
-    pipe = Pipeline(wl, store, jd, batch_size=batch_size, judge_helpers=judge_helpers)
+    pipe = Pipeline(wl, store, jd, batch_size=batch_size, judge_helpers=_helpers(judge_helpers))
     items = read_inputs(inputs, fmt, mapping=mapping)
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
                   TextColumn("{task.completed:,} posts · {task.fields[alerts]} alerts"), TimeElapsedColumn(),

@@ -332,6 +332,12 @@ class HelperDied(RuntimeError):
     """The judge helper process ended (crashed, killed, out of memory)."""
 
 
+def auto_helpers() -> int:
+    """How many judge helper processes `threatwatch run` starts by default: 2 where there are 2
+    cores or more (the fastest measured on a 2-core machine, BENCHMARKS.md), else none."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 0
+
+
 class JudgeHelper:
     """A second process running a named judge, so judging overlaps reading and matching (the
     pipeline's two halves each keep one core busy). Requests are answered in order; inputs
