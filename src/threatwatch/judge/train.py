@@ -590,13 +590,9 @@ def _runtime_threshold(out: Path, meta: dict, dev: list[Row], watchlist: Watchli
     # no threshold may meet 2 % on so few rows: then 0.9, the strictest that still finds most threats
     thr_nt = (choose_threshold(gated[~has_t], y[~has_t], sub(langs, ~has_t), sub(kinds, ~has_t), fallback=0.9)
               if n_nt >= 60 else thr)
-    prot_by_lang = [m for lg in sorted(set(langs))
-                    if (m := np.array([x == lg and k in PROTECTED_KINDS for x, k in zip(langs, kinds, strict=True)])).any()]
-    nt_flag = ~has_t & (gated >= thr_nt)
-    for cand in np.round(np.arange(thr, 0.951, 0.01), 2):
-        if all(np.where(has_t, gated >= cand, nt_flag)[m].mean() <= 0.02 for m in prot_by_lang):
-            thr = float(cand)
-            break
+    # rows naming none enter as flagged (1) or not (0) at their own threshold, whatever `thr` is
+    both = np.where(has_t, gated, (gated >= thr_nt).astype(float))
+    thr = max(thr, choose_threshold(both, y, langs, kinds, fallback=thr))
     meta["threshold"] = thr
     meta["threshold_no_target"] = thr_nt
     log(f"threshold {thr:.2f} on {int(has_t.sum())} dev rows naming a target; {thr_nt:.2f} on {n_nt} naming none")
