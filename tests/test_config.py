@@ -68,3 +68,15 @@ def test_typoed_table_name_is_named() -> None:
 def test_group_kind_for_a_watched_community() -> None:
     wl = parse_watchlist('[[target]]\nname = "migrants"\nkind = "group"\naliases = ["refugees"]\n', "w.toml")
     assert wl.targets[0].kind == "group"
+
+
+def test_on_off_values_are_read_alike_everywhere() -> None:
+    """One reading of on/off values for options (?verify=0, &starttls=1) and 0/1 columns."""
+    from threatwatch.config import parse_flag
+
+    for v in ("1", "true", "YES", "On"):
+        assert parse_flag(v) is True
+    for v in ("0", "false", "No", "OFF"):
+        assert parse_flag(v) is False
+    for v in ("", "2", "y", " 1", "maybe"):
+        assert parse_flag(v) is None

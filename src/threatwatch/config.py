@@ -61,6 +61,15 @@ class Watchlist(msgspec.Struct, kw_only=True):
 _TARGET_FIELDS = {f for f in Target.__struct_fields__}
 
 
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def parse_flag(value: str) -> bool | None:
+    """An on/off value (an option such as `?verify=0`, a 0/1 column): 1/true/yes/on or
+    0/false/no/off in any case; None for anything else, for the caller to report."""
+    return _FLAGS.get(value.lower())
+
+
 def _err(path: str, where: str, msg: str) -> ConfigError:
     return ConfigError(f"{path}: {where}: {msg}")
 

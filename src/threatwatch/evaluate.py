@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Target, Watchlist, load_watchlist
+from .config import Target, Watchlist, load_watchlist, parse_flag
 
 csv.field_size_limit(10_000_000)
 
@@ -25,7 +25,6 @@ LABELS = {
     "sentiment": ("negative", "neutral", "positive"),
     "on_target": ("1", "0"),
 }
-_BOOL = {"1": "1", "0": "0", "true": "1", "false": "0", "yes": "1", "no": "0", "on": "1", "off": "0"}
 _SENT_ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive", "n": "negative", "p": "positive",
                  "none": "neutral", "0": "negative", "1": "neutral", "2": "positive"}
 
@@ -98,7 +97,8 @@ def _label_column(task: str, cols: set[str]) -> str:
 def _norm_label(task: str, v: object) -> str | None:
     s = str(v).strip().lower() if v is not None else ""
     if task == "on_target":
-        return _BOOL.get(s)
+        flag = parse_flag(s)
+        return None if flag is None else "1" if flag else "0"
     if task == "sentiment":
         s = _SENT_ALIASES.get(s, s)
     return s if s in LABELS[task] else None

@@ -34,6 +34,7 @@ from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .config import parse_flag
 from .store.sql import AlertRow, SQLStore
 
 SIGNATURE_HEADER = "X-Threatwatch-Signature"
@@ -277,7 +278,6 @@ class SMTPTLSError(RuntimeError):
     Raised instead of ever falling back to plaintext; the delivery stays in the outbox."""
 
 
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _SMTP_OPTIONS = ("to", "from", "starttls", "cafile")
 
 
@@ -399,10 +399,9 @@ def parse_smtp_url(url: str, store: SQLStore, *, password: str | None = None, **
     to = [a.strip() for a in q.get("to", "").split(",") if a.strip()]
     if not to:
         raise NotifyConfigError(f"--notify {url}: add the recipients, e.g. ?to=desk@example.org")
-    flag = q.get("starttls", "").lower()
-    if flag not in _TRUE + _FALSE:
+    starttls = parse_flag(q["starttls"]) if q.get("starttls") else False  # "starttls=" is off
+    if starttls is None:
         raise NotifyConfigError(f"--notify {url}: starttls={q['starttls']}: use starttls=1 (or 0)")
-    starttls = flag in _TRUE
     tls = u.scheme == "smtps"
     if tls and starttls:
         raise NotifyConfigError(f"--notify {url}: smtps:// is already TLS from the first byte; drop starttls=1")

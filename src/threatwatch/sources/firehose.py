@@ -43,6 +43,7 @@ import libipld
 import websockets
 from atproto_subscription.frames import ErrorFrame, Frame
 
+from ..config import parse_flag
 from ..post import Post, Reject
 from .formats.jetstream import POST_COLLECTION, parse_jetstream_event
 from .identity import DEFAULT_PLC, DidError, DidKeyResolver, SigningKey
@@ -247,9 +248,10 @@ class FirehoseSource:
             if u:
                 urls.append(u)
         verify = opts.get("verify", "1").strip().lower()
-        if verify not in ("0", "1", "true", "false", "yes", "no", "on", "off"):
+        on = parse_flag(verify)
+        if on is None:
             raise ValueError(f"firehose option verify={verify!r}: use verify=0 or verify=1")
-        kw.setdefault("verify", verify in ("1", "true", "yes", "on"))
+        kw.setdefault("verify", on)
         if "plc" in opts:
             kw.setdefault("plc_url", opts["plc"])
         return cls(urls or [DEFAULT_URL], **kw)
