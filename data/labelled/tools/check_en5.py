@@ -12,12 +12,12 @@ Exit status 1 if any error was found.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+import check_batch  # noqa: E402  (sibling script, not a package)
 import check_en3 as en3  # noqa: E402  (sibling script, not a package)
 
 PREFIX = "en5"
@@ -25,12 +25,7 @@ PREFIX = "en5"
 
 def earlier_files() -> list[Path]:
     """en.csv and every numbered en batch before this one (en2, en3, en4 ...), in order."""
-    found = []
-    for p in HERE.parent.glob("en*.csv"):
-        m = re.fullmatch(r"en(\d*)\.csv", p.name)
-        if m and int(m.group(1) or 1) < 5:
-            found.append((int(m.group(1) or 1), p))
-    return [p for _, p in sorted(found)]
+    return check_batch.earlier_files("en", 5)
 
 
 def main(argv: list[str] | None = None) -> int:

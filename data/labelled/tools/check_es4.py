@@ -16,13 +16,12 @@ Exit status 1 when any error is found; every error names the file, line or field
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-
+import check_batch  # noqa: E402  (sibling script, not a package)
 import check_es  # noqa: E402  (sibling scripts, not a package)
 import check_es2  # noqa: E402
 import check_es3  # noqa: E402
@@ -34,12 +33,7 @@ MIN_PER_NONE_KIND = 12  # as check_en5.py: a ~430-row batch, every protected kin
 
 def earlier_files() -> list[Path]:
     """es.csv and every numbered es batch before this one (es2, es3 ...), in order."""
-    found = []
-    for p in HERE.parent.glob("es*.csv"):
-        m = re.fullmatch(r"es(\d*)\.csv", p.name)
-        if m and int(m.group(1) or 1) < 4:
-            found.append((int(m.group(1) or 1), p))
-    return [p for _, p in sorted(found)]
+    return check_batch.earlier_files("es", 4)
 
 
 def check_coverage(path: Path, watchlist: Path) -> list[str]:

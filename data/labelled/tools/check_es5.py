@@ -17,13 +17,12 @@ Exit status 1 when any error is found; every error names the file, line and fiel
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-
+import check_batch  # noqa: E402  (sibling script, not a package)
 import check_en2  # noqa: E402  (sibling scripts, not a package)
 import check_es  # noqa: E402
 import check_es2  # noqa: E402
@@ -36,12 +35,7 @@ MIN_PER_NONE_KIND = 12
 
 def earlier_files() -> list[Path]:
     """es.csv and every numbered es batch before this one (es2, es3, es4 ...), in order."""
-    found = []
-    for p in HERE.parent.glob("es*.csv"):
-        m = re.fullmatch(r"es(\d*)\.csv", p.name)
-        if m and int(m.group(1) or 1) < 5:
-            found.append((int(m.group(1) or 1), p))
-    return [p for _, p in sorted(found)]
+    return check_batch.earlier_files("es", 5)
 
 
 def coverage_errors(path: Path, watchlist: Path) -> list[str]:
