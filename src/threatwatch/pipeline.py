@@ -77,8 +77,8 @@ class Pipeline:
         self.overlap_after = overlap_after
         # helper processes that judge while this one reads and matches (0: judge in-process);
         # helpers are sent the same groups of batches as below, one group per call.
-        # Opt-in (`threatwatch run --judge-helpers N`): on 2 cores two helpers gained ~16 % over
-        # judging in-process with the trained judge, one helper nothing (BENCHMARKS.md)
+        # 0 by default here; `threatwatch run` starts `auto_helpers()` of them (2 on 2 cores:
+        # 74,904 vs 51,817 posts/s in one process with the trained judge, BENCHMARKS.md)
         self.judge_helpers = judge_helpers
         self.helpers_used = 0  # how many helpers the last run() started (for benchmarks)
         # run(): judge the mentions of consecutive batches together, up to this many pairs (or
@@ -312,12 +312,12 @@ class Pipeline:
 
 
 _source_of = attrgetter("source")
+_MAX_GROUP = 16  # batches held back at most while gathering mentions to judge together
 
 
 def _group_inputs(group: list[tuple[_Prepared, tuple[str, str] | None]]) -> list[JudgeInput]:
     """The judge inputs of a group of batches, in batch order (what one judge call gets)."""
     return [x for prep, _ in group for x in prep.inputs]
-_MAX_GROUP = 16  # batches held back at most while gathering mentions to judge together
 
 
 class _Prepared(NamedTuple):
