@@ -1,6 +1,9 @@
 """Validate the held-out evaluation set: stdlib only, prints one line per error, exits 1 on any.
 
 Usage: python data/heldout/check.py [en.csv es.csv ...]   (defaults to both files next to it)
+
+Each file is checked against the watchlist.toml beside it, so the same script validates
+data/heldout2/ (`python data/heldout/check.py data/heldout2/en.csv data/heldout2/es.csv`).
 """
 import csv
 import sys
@@ -48,7 +51,7 @@ def check(path: Path, targets: dict[str, list[str]], seen: dict[str, str]) -> li
             if row["threat"] != "none" and row["sentiment"] != "negative":
                 errs.append(f"{where}: sentiment must be negative for a threat")
             if row["target"] not in targets:
-                errs.append(f"{where}: target {row['target']!r} not in the heldout watchlist")
+                errs.append(f"{where}: target {row['target']!r} not in {path.parent / 'watchlist.toml'}")
             elif not any(f.casefold() in row["text"].casefold() for f in targets[row["target"]]):
                 errs.append(f"{where}: text names neither {row['target']!r} nor an alias")
             key = " ".join(row["text"].casefold().split())
@@ -59,11 +62,10 @@ def check(path: Path, targets: dict[str, list[str]], seen: dict[str, str]) -> li
 
 
 def main(argv: list[str]) -> int:
-    """Check every file given (or both defaults) against watchlist.toml next to this script."""
-    targets = load_targets(HERE / "watchlist.toml")
+    """Check every file given (or both defaults) against the watchlist.toml next to it."""
     files = [Path(a) for a in argv] or [HERE / "en.csv", HERE / "es.csv"]
     seen: dict[str, str] = {}
-    errs = [e for f in files for e in check(f, targets, seen)]
+    errs = [e for f in files for e in check(f, load_targets(f.parent / "watchlist.toml"), seen)]
     for e in errs:
         print(e)
     print(f"{len(errs)} errors in {', '.join(str(f) for f in files)}")
