@@ -108,6 +108,18 @@ def test_cli_eval_table_output():
                                  str(FIX / "clear_cases.csv"), "--task", "on_target", "--model", "lexicon"])
     assert r.exit_code == 0, r.output
     assert "macro-recall" in r.stdout and "alert rate per kind" in r.stdout
+    # the per-kind table of an on-target run also says how on-target did on each kind
+    assert "on_target accuracy" in r.stdout
+
+
+def test_per_kind_accuracy_for_sentiment(wl):
+    res = evaluate(FIX / "eval_tiny.csv", wl, "sentiment", split="dev", judge=KeywordStub())
+    kinds = res["by_lang"]["en"]["by_kind"]
+    # stub: no 'good' -> negative: right on the hyperbole row, wrong on "Whitfield did well today"
+    assert kinds["hyperbole"]["accuracy"] == 1.0
+    assert kinds["support"]["accuracy"] == 0.0
+    assert "accuracy" not in evaluate(FIX / "eval_tiny.csv", wl, "threat", split="dev",
+                                      judge=KeywordStub())["by_lang"]["en"]["by_kind"]["hyperbole"]
 
 
 def test_dialect_split_for_the_bias_check(tmp_path, wl):

@@ -221,6 +221,10 @@ def evaluate(path: Path, watchlist: Watchlist, task: str = "threat", model: str 
                 ki = [i for i in idx if ex[i].kind == k]
                 alerts = sum(1 for i in ki if preds[i].threat != "none")
                 far[k] = {"n": len(ki), "alerts": alerts, "alert_rate": alerts / len(ki)}
+                if task != "threat":
+                    # what this task got right on each kind (e.g. sentiment on counter-speech):
+                    # the alert columns alone read as if they were this task's figures
+                    far[k]["accuracy"] = sum(1 for i in ki if predicted(preds[i]) == ex[i].gold) / len(ki)
             m["by_kind"] = far
         result["by_lang"][lg] = m
     dialects = sorted({e.dialect for e in ex if e.dialect})
@@ -276,12 +280,17 @@ def render(result: dict) -> None:
             t.add_row(lab, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
         con.print(t)
         if "by_kind" in m:
-            k = Table(title=f"{lg}: alert rate per kind (false alerts for protected kinds)")
-            for c in ("kind", "n", "alerts", "rate"):
+            task = result["task"]
+            other = task != "threat"
+            k = Table(title=f"{lg}: alert rate per kind (false alerts for protected kinds)"
+                      + (f"; threat alerts shown for context beside {task} accuracy" if other else ""))
+            for c in ("kind", "n", "threat alerts" if other else "alerts", "rate",
+                      *([f"{task} accuracy"] if other else [])):
                 k.add_column(c, justify="right" if c != "kind" else "left")
             for kind, v in m["by_kind"].items():
                 tag = " (recall)" if kind in THREAT_KINDS else ""
-                k.add_row(kind + tag, str(v["n"]), str(v["alerts"]), f"{v['alert_rate']:.3f}")
+                k.add_row(kind + tag, str(v["n"]), str(v["alerts"]), f"{v['alert_rate']:.3f}",
+                          *([f"{v['accuracy']:.3f}"] if other else []))
             con.print(k)
     if result.get("by_dialect"):
         d = Table(title="by dialect (bias check)")
