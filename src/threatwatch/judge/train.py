@@ -23,7 +23,18 @@ from ..config import Watchlist, load_watchlist
 from ..normalise import fold
 from .base import SENTIMENT_LABELS, SUBTYPES
 from .features import CUE_NAMES, N_CUE_FEATS, N_HASH, find_cues, hashed_matrix
-from .model import N_ONT, N_ONT_FAST, embed, embed_form, lang_vec, ontarget_fast, target_text
+from .model import (
+    N_KNN,
+    N_ONT,
+    N_ONT_FAST,
+    embed,
+    embed_form,
+    knn_feats,
+    lang_vec,
+    ontarget_fast,
+    quantize_unit,
+    target_text,
+)
 
 SEED = 13
 csv.field_size_limit(10_000_000)
@@ -287,6 +298,34 @@ def choose_threshold(p: np.ndarray, y: np.ndarray, langs: list[str], kinds: list
     return best
 
 
+KNN_K, KNN_TAU, KNN_FOLDS = 10, 5.0, 5
+
+
+def neighbour_features(T_tr: list[Row], yt_tr: np.ndarray, ft_tr: dict, ft_dev: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Add the neighbour block "k" to the threat feature dicts and return the reference set the
+    judge ships (the labelled training rows as int8 unit embeddings, and their labels).
+
+    A training row must not find itself: its block is computed out of fold (5 folds, seeded),
+    against the labelled rows of the other folds; dev rows and, at run time, every post use the
+    whole set. The int8 rounding is applied here too, so training sees what the judge sees.
+    """
+    lab = np.array([r.src != "metacorps" for r in T_tr])
+    ref = quantize_unit(ft_tr["e"][lab]) if lab.any() else np.zeros((0, 512), np.int8)
+    ref_y = yt_tr[lab].astype(np.uint8)
+    reff = ref.astype(np.float32) / 127.0
+    allf = np.zeros((len(T_tr), 512), np.float32)
+    allf[lab] = reff
+    fold = np.random.default_rng(SEED).integers(0, KNN_FOLDS, len(T_tr))
+    k_tr = np.zeros((len(T_tr), N_KNN), np.float32)
+    for f in range(KNN_FOLDS):
+        q = fold == f
+        other = lab & ~q
+        k_tr[q] = knn_feats(ft_tr["e"][q], allf[other], yt_tr[other], KNN_K, KNN_TAU)
+    ft_tr["k"] = k_tr
+    ft_dev["k"] = knn_feats(ft_dev["e"], reff, ref_y, KNN_K, KNN_TAU)
+    return ref, ref_y
+
+
 # ----------------------------------------------------------------------------- main
 def _lin(arrays: dict, prefix: str, f: dict, blocks: list[str]) -> np.ndarray:
     """Logits of an exported head on training-time feature blocks (what model.Head computes)."""
@@ -412,7 +451,7 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
     cache = EmbeddingCache(cache_dir)
     arrays: dict[str, np.ndarray] = {}
     metrics: dict = {}
-    sizes = {"h": N_HASH, "c": N_CUE_FEATS, "l": 3, "e": 512, "o": N_ONT}
+    sizes = {"h": N_HASH, "c": N_CUE_FEATS, "l": 3, "e": 512, "o": N_ONT, "k": N_KNN}
 
     # ---------------- sentiment
     prev = out / "judge.npz"
@@ -446,9 +485,12 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
     log(f"threat: {len(T_tr)} train ({int(yt_tr.sum())} threats; {len(meta_neg)} metacorps negatives), {len(T_dev)} dev")
     ft_tr = feats(T_tr, cache, desc="threat train")
     ft_dev = feats(T_dev, cache, desc="threat dev")
+    ref, ref_y = neighbour_features(T_tr, yt_tr, ft_tr, ft_dev)
+    arrays["knn.ref"], arrays["knn.y"] = ref, ref_y
     cal: dict[str, list[float]] = {}
     dev_p: dict[str, np.ndarray] = {}
-    for name, key, blocks, C in (("thr_fast", "fast", ["h", "c", "l"], 16.0), ("thr_full", "full", ["h", "c", "l", "e"], 4.0)):
+    for name, key, blocks, C in (("thr_fast", "fast", ["h", "c", "l"], 16.0),
+                                 ("thr_full", "full", ["h", "c", "l", "e", "k"], 16.0)):
         clf = _fit(ft_tr, yt_tr, blocks, C, wt, balanced=True)
         _export(clf, blocks, sizes, name, arrays)
         z = _scores(clf, ft_dev, blocks) if T_dev else np.zeros(0)
@@ -542,6 +584,7 @@ def _train(data_dir: Path, labelled_dir: Path, out: Path, cache_dir: Path | None
         "version": 1,
         "threshold": threshold,
         "calibration": cal,
+        "knn": {"k": KNN_K, "tau": KNN_TAU, "folds": KNN_FOLDS, "rows": int(len(ref_y))},
         "cascade": {"threat_fast_min": c_thr, "sentiment_fast_conf": sent_conf, "ontarget_fast_band": list(band)},
         "sentiment_offsets": sent_offsets,
         "cue_names": list(CUE_NAMES),
