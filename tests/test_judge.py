@@ -230,6 +230,12 @@ def test_neighbour_block_reads_the_labels_of_the_nearest_training_posts():
     assert k[0, 1] > 0.99 and k[1, 2] > 0.99  # best similarity: to itself, on its own side
     assert k[0, 3] > 0 > k[1, 3]
     assert knn_feats(q[:0], ref, y).shape == (0, 4)
+    # kept in fewer dimensions (the shipped set: 256 principal directions), the same answer
+    proj = np.linalg.qr(rng.normal(size=(512, 64)))[0].astype(np.float32)
+    proj[:, 0] = np.eye(512)[0]  # keep the direction that separates the two groups
+    ref_p = quantize_unit(np.vstack([threats, safe]).astype(np.float32) @ proj).astype(np.float32) / 127.0
+    kp = knn_feats(q, ref_p, y, k=10, proj=proj)
+    assert kp[0, 0] > 0.9 and kp[1, 0] < 0.1
 
 
 def test_weights_without_their_neighbour_set_are_refused(tmp_path):

@@ -30,9 +30,11 @@ LANGS = ("en", "es")
 N_KNN = 4  # the neighbour block: threat share of the k nearest, best threat and best non-threat similarity, their gap
 
 
-def knn_feats(e: np.ndarray, ref: np.ndarray, ref_y: np.ndarray, k: int = 10, tau: float = 5.0) -> np.ndarray:
-    """How the nearest labelled training posts (unit USE embeddings `ref`, labels `ref_y` 1 =
-    threat/incitement) were labelled, for embeddings `e`.
+def knn_feats(e: np.ndarray, ref: np.ndarray, ref_y: np.ndarray, k: int = 10, tau: float = 5.0,
+              proj: np.ndarray | None = None) -> np.ndarray:
+    """How the nearest labelled training posts (unit vectors `ref`, labels `ref_y` 1 =
+    threat/incitement) were labelled, for USE embeddings `e` (projected by `proj` first when the
+    set is kept in fewer dimensions).
 
     Why: the linear heads draw one plane through embedding space, while threats come in many
     separate shapes (veiled, slang, offers, polls) that sit beside look-alike protected speech.
@@ -43,10 +45,12 @@ def knn_feats(e: np.ndarray, ref: np.ndarray, ref_y: np.ndarray, k: int = 10, ta
     n = e.shape[0]
     if n == 0 or len(ref) == 0:
         return np.zeros((n, N_KNN), dtype=np.float32)
+    if proj is not None:
+        e = e @ proj
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-6)
     sim = e.astype(np.float32) @ ref.T
     k = min(k, sim.shape[1])
-    idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+    idx = np.argpartition(sim, sim.shape[1] - k, axis=1)[:, -k:]  # the k largest, unordered
     s = np.take_along_axis(sim, idx, axis=1)
     yy = ref_y[idx].astype(np.float32)
     w = np.exp((s - s.max(axis=1, keepdims=True)) * tau)
@@ -391,6 +395,7 @@ class TrainedJudge:
                              "(the labelled neighbour set) is missing; retrain with `threatwatch train`")
         self.knn_ref = arrays["knn.ref"].astype(np.float32) / 127.0 if "knn.ref" in arrays else None
         self.knn_y = arrays["knn.y"] if "knn.y" in arrays else None
+        self.knn_proj = arrays["knn.proj"].astype(np.float32) if "knn.proj" in arrays else None
         kn = self.meta.get("knn", {})
         self.knn_k, self.knn_tau = int(kn.get("k", 10)), float(kn.get("tau", 5.0))
         self.threshold = float(self.meta["threshold"])
@@ -514,9 +519,9 @@ class TrainedJudge:
             E = self._embed_cached([items[i].text for i in idx])
             Hs = H.take(idx)
             d = {"l": L[idx], "c": C[idx], "e": E}
-            if self.knn_ref is not None and self.knn_y is not None:
-                d["k"] = knn_feats(E, self.knn_ref, self.knn_y, self.knn_k, self.knn_tau)
             PS[idx] = _softmax_rows(self._sent(self.sent_full, self.osent_full, has_t[idx], Hs, d) + SO[idx])
+            if self.knn_ref is not None and self.knn_y is not None:
+                d["k"] = knn_feats(E, self.knn_ref, self.knn_y, self.knn_k, self.knn_tau, self.knn_proj)
             af2, bf2 = self.cal["full"]
             PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)
             SUB = np.zeros((n, len(SUBTYPES)), dtype=np.float32)
