@@ -254,3 +254,12 @@ def test_weights_without_their_neighbour_set_are_refused(tmp_path):
     shutil.copy(src / "judge.json", tmp_path / "judge.json")
     with pytest.raises(ValueError, match="judge.npz.*knn.ref"):
         TrainedJudge(tmp_path)
+
+
+def test_explanation_says_what_the_nearest_labelled_posts_were(judge, wl):
+    """A reviewer sees when a score rests on resemblance to labelled threats."""
+    t = wl.by_name("Dana Whitfield")
+    (out,) = judge.judge_batch([JudgeInput(text="I'm going to shoot Whitfield tomorrow at her office", lang="en", target=t)])
+    assert out.threat == "threat"
+    assert "nearest labelled examples are mostly threats" in out.explanation
+    assert "-1.00" not in out.explanation

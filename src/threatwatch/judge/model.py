@@ -515,6 +515,7 @@ class TrainedJudge:
                 | (has_t & (PO > self.c_ont[0]) & (PO < self.c_ont[1])))
         idx = np.flatnonzero(need)
         SUB: np.ndarray | None = None
+        KN: np.ndarray | None = None  # neighbour block of embedded rows, for the explanation
         if len(idx):
             E = self._embed_cached([items[i].text for i in idx])
             Hs = H.take(idx)
@@ -522,6 +523,8 @@ class TrainedJudge:
             PS[idx] = _softmax_rows(self._sent(self.sent_full, self.osent_full, has_t[idx], Hs, d) + SO[idx])
             if self.knn_ref is not None and self.knn_y is not None:
                 d["k"] = knn_feats(E, self.knn_ref, self.knn_y, self.knn_k, self.knn_tau, self.knn_proj)
+                KN = np.full((n, N_KNN), np.nan, dtype=np.float32)
+                KN[idx] = d["k"]
             af2, bf2 = self.cal["full"]
             PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)
             SUB = np.zeros((n, len(SUBTYPES)), dtype=np.float32)
@@ -537,11 +540,12 @@ class TrainedJudge:
         out: list[Judgement] = []
         for i, it in enumerate(items):
             sub_p = SUB[i] if SUB is not None and need[i] else None
-            out.append(self._judgement(it, spans[i], cues[i], PS[i], float(PT[i]), float(PO[i]), sub_p))
+            kn = KN[i] if KN is not None and not np.isnan(KN[i, 0]) else None
+            out.append(self._judgement(it, spans[i], cues[i], PS[i], float(PT[i]), float(PO[i]), sub_p, kn))
         return out
 
     def _judgement(self, it: JudgeInput, spans: list[tuple[int, int]], cr: CueResult, ps: np.ndarray,
-                   p_threat: float, po: float, sub_p: np.ndarray | None) -> Judgement:
+                   p_threat: float, po: float, sub_p: np.ndarray | None, kn: np.ndarray | None = None) -> Judgement:
         t = it.target
         on_target = t is None or po >= 0.5
         # off the target, a threat is not a threat toward it: the score says so too
@@ -570,6 +574,9 @@ class TrainedJudge:
             cues.append(Cue(start=s, end=e, text=it.text[s:e], cue="target-mention", weight=0.0))
         cues.sort(key=lambda c: c.start)
         expl = self._explain(it, cr, score, flagged, subtype, on_target, po, thr)
+        note = _neighbour_note(kn, flagged, self.knn_k) if kn is not None and on_target else ""
+        if note:
+            expl += " " + note
         return Judgement(
             target=t.name if t else None, on_target=on_target, on_target_score=round(po, 4),
             threat=label, threat_score=round(score, 4), subtype=subtype, sentiment=sent,
@@ -608,6 +615,19 @@ class TrainedJudge:
         if push:
             return f"Not flagged (score {score:.2f} < {thr:.2f}): {fmt(push)} without a credible threat pattern."
         return f"Not flagged (score {score:.2f} < {thr:.2f}): no threat cues" + (f"; {fmt(pull)}." if pull else ".")
+
+
+def _neighbour_note(kn: np.ndarray, flagged: bool, k: int) -> str:
+    """One sentence on the labelled posts nearest to this one: the reviewer sees when a score
+    rests on resemblance to known threats (or to known protected speech) rather than on cues."""
+    share, best_pos, best_neg = float(kn[0]), float(kn[1]), float(kn[2])
+    if not flagged and share <= 0.05:
+        return ""
+    pos = f"closest threat {best_pos:.2f}" if best_pos > -1 else "no threat among them"
+    neg = f"closest non-threat {best_neg:.2f}" if best_neg > -1 else "no non-threat among them"
+    if share >= 0.5:
+        return f"Its {k} nearest labelled examples are mostly threats ({share:.0%} by similarity; {pos}, {neg})."
+    return f"Its {k} nearest labelled examples are mostly not threats ({1 - share:.0%} by similarity; {neg}, {pos})."
 
 
 def overall_tokens(text: str) -> list[str]:
