@@ -270,6 +270,8 @@ def render(result: dict) -> None:
     con = Console()
     con.print(f"[bold]{result['file']}[/] task={result['task']} model={result['model']} "
               f"rows={result['rows']} skipped={result['skipped']}" + (f" split={result['split']}" if result["split"] else ""))
+    task = result["task"]
+    other = task != "threat"  # sentiment / on_target: threat alerts per kind are shown for context
     for lg, m in result["by_lang"].items():
         t = Table(title=f"{lg}: n={m['n']}  accuracy={m['accuracy']:.3f}  macro-recall={m['macro_recall']:.3f}  "
                   f"macro-F1={m['macro_f1']:.3f}" + (f"  alert-recall={m['alert_recall']:.3f}"
@@ -280,8 +282,6 @@ def render(result: dict) -> None:
             t.add_row(lab, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
         con.print(t)
         if "by_kind" in m:
-            task = result["task"]
-            other = task != "threat"
             k = Table(title=f"{lg}: alert rate per kind (false alerts for protected kinds)"
                       + (f"; threat alerts shown for context beside {task} accuracy" if other else ""))
             for c in ("kind", "n", "threat alerts" if other else "alerts", "rate",

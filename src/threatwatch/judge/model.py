@@ -66,6 +66,11 @@ def quantize_unit(e: np.ndarray) -> np.ndarray:
     return np.clip(np.round(e * 127.0), -127, 127).astype(np.int8)
 
 
+def dequantize_unit(q: np.ndarray) -> np.ndarray:
+    """`quantize_unit`'s int8 rows back as float32, as training and the judge both search them."""
+    return q.astype(np.float32) / 127.0
+
+
 def lang_vec(lang: str | None) -> np.ndarray:
     """One-hot language (en, es, other): lets one model keep per-language biases."""
     v = np.zeros(3, dtype=np.float32)
@@ -393,8 +398,9 @@ class TrainedJudge:
         if "thr_full.k" in arrays and "knn.ref" not in arrays:
             raise ValueError(f"{d / 'judge.npz'}: the threat head uses the neighbour block but knn.ref "
                              "(the labelled neighbour set) is missing; retrain with `threatwatch train`")
-        self.knn_ref = arrays["knn.ref"].astype(np.float32) / 127.0 if "knn.ref" in arrays else None
-        self.knn_y = arrays["knn.y"] if "knn.y" in arrays else None
+        has_knn = "knn.ref" in arrays  # written together with knn.y (and knn.proj since session 4)
+        self.knn_ref = dequantize_unit(arrays["knn.ref"]) if has_knn else None
+        self.knn_y = arrays["knn.y"] if has_knn else None
         self.knn_proj = arrays["knn.proj"].astype(np.float32) if "knn.proj" in arrays else None
         kn = self.meta.get("knn", {})
         self.knn_k, self.knn_tau = int(kn.get("k", 10)), float(kn.get("tau", 5.0))
@@ -515,7 +521,7 @@ class TrainedJudge:
                 | (has_t & (PO > self.c_ont[0]) & (PO < self.c_ont[1])))
         idx = np.flatnonzero(need)
         SUB: np.ndarray | None = None
-        KN: np.ndarray | None = None  # neighbour block of embedded rows, for the explanation
+        KN: np.ndarray | None = None  # neighbour block of the embedded rows (`need`), for the explanation
         if len(idx):
             E = self._embed_cached([items[i].text for i in idx])
             Hs = H.take(idx)
@@ -523,7 +529,7 @@ class TrainedJudge:
             PS[idx] = _softmax_rows(self._sent(self.sent_full, self.osent_full, has_t[idx], Hs, d) + SO[idx])
             if self.knn_ref is not None and self.knn_y is not None:
                 d["k"] = knn_feats(E, self.knn_ref, self.knn_y, self.knn_k, self.knn_tau, self.knn_proj)
-                KN = np.full((n, N_KNN), np.nan, dtype=np.float32)
+                KN = np.zeros((n, N_KNN), dtype=np.float32)
                 KN[idx] = d["k"]
             af2, bf2 = self.cal["full"]
             PT[idx] = _sigmoid_arr(af2 * self.thr_full.logits_batch(Hs, d)[:, 0] + bf2)
@@ -540,7 +546,7 @@ class TrainedJudge:
         out: list[Judgement] = []
         for i, it in enumerate(items):
             sub_p = SUB[i] if SUB is not None and need[i] else None
-            kn = KN[i] if KN is not None and not np.isnan(KN[i, 0]) else None
+            kn = KN[i] if KN is not None and need[i] else None
             out.append(self._judgement(it, spans[i], cues[i], PS[i], float(PT[i]), float(PO[i]), sub_p, kn))
         return out
 

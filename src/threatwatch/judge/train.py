@@ -27,6 +27,7 @@ from .model import (
     N_KNN,
     N_ONT,
     N_ONT_FAST,
+    dequantize_unit,
     embed,
     embed_form,
     knn_feats,
@@ -326,7 +327,7 @@ def neighbour_features(T_tr: list[Row], yt_tr: np.ndarray, ft_tr: dict, ft_dev: 
     proj = neighbour_projection(ft_tr["e"][lab]) if lab.sum() > KNN_DIM else np.eye(512, dtype=np.float32)
     ref = quantize_unit(ft_tr["e"][lab] @ proj) if lab.any() else np.zeros((0, proj.shape[1]), np.int8)
     ref_y = yt_tr[lab].astype(np.uint8)
-    reff = ref.astype(np.float32) / 127.0
+    reff = dequantize_unit(ref)
     allf = np.zeros((len(T_tr), proj.shape[1]), np.float32)
     allf[lab] = reff
     fold = np.random.default_rng(SEED).integers(0, KNN_FOLDS, len(T_tr))
